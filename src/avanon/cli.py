@@ -1,0 +1,200 @@
+"""The `avanon` command: a thin shell around :func:`avanon.anonymize`.
+
+Only this module parses arguments, prints and exits. Errors are one line on stderr with a
+non-zero exit code: 1 for a failed run, 2 for bad usage, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import AvanonError, ConfigError
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+_COLORS = {"black": (0, 0, 0), "white": (255, 255, 255), "gray": (128, 128, 128),
+           "grey": (128, 128, 128)}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        self.exit(EXIT_USAGE, f"avanon: error: {message} (see avanon --help)\n")
+
+
+def _color(text: str) -> tuple[int, int, int]:
+    t = text.strip().lower()
+    if t in _COLORS:
+        return _COLORS[t]
+    if t.startswith("#") and len(t) == 7:
+        return tuple(int(t[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+    parts = t.split(",")
+    if len(parts) == 3 and all(p.strip().isdigit() for p in parts):
+        vals = tuple(int(p) for p in parts)
+        if all(0 <= v <= 255 for v in vals):
+            return vals  # type: ignore[return-value]
+    raise argparse.ArgumentTypeError(f"expected R,G,B (0..255), #rrggbb or a name, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="avanon",
+        description="Anonymize faces and licence plates in a video. Only the video is "
+        "re-encoded; audio, subtitles, data, timestamps and rotation are kept.",
+        epilog="Model weights: 'avanon models fetch' / 'avanon models list' (see README).",
+    )
+    p.add_argument("input", help="input media file ('-' for stdin)")
+    p.add_argument("output", help="output file; its extension picks the container ('-' for stdout, with --format)")
+    p.add_argument("-y", "--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--format", metavar="NAME", help="output container format (default: from OUTPUT's extension)")
+    p.add_argument("--video-stream", type=int, default=0, metavar="N",
+                   help="which video stream to anonymize, counted among video streams (default 0)")
+    d = p.add_argument_group("detection")
+    d.add_argument("--classes", default="face,plate", help="what to mask: face, plate or face,plate (default)")
+    d.add_argument("--threshold", metavar="SPEC",
+                   help="detector score threshold: one number for all classes or face=0.3,plate=0.5")
+    d.add_argument("--det-size", type=int, metavar="PX", help="detector input size (long side, px)")
+    d.add_argument("--threads", type=int, default=0, metavar="N", help="inference threads (0 = auto)")
+    d.add_argument("--model-dir", metavar="DIR",
+                   help="folder with the model files (default: $AVANON_MODEL_DIR or the user cache)")
+    t = p.add_argument_group("tracking")
+    t.add_argument("--no-track", action="store_true", help="mask each frame's detections only")
+    t.add_argument("--hold", metavar="T", help="keep masking a lost object this long: frames or seconds ('0.5s')")
+    t.add_argument("--lookahead", type=int, metavar="FRAMES",
+                   help="frames to look ahead, to mask objects before their first detection")
+    t.add_argument("--detect-every", type=int, default=1, metavar="N",
+                   help="run detectors on every Nth frame, tracking in between (default 1)")
+    m = p.add_argument_group("masking")
+    m.add_argument("--mode", choices=("pixelate", "solid", "blur"), default="pixelate",
+                   help="pixelate (default, few large blocks), solid fill, or strong blur")
+    m.add_argument("--shape", choices=("box", "ellipse"), default="box", help="mask shape (default box)")
+    m.add_argument("--mask-scale", type=float, default=1.0, metavar="F",
+                   help="enlarge boxes by this factor before masking (default 1.0)")
+    m.add_argument("--color", type=_color, default=(0, 0, 0), help="fill colour for --mode solid (default black)")
+    e = p.add_argument_group("encoding")
+    e.add_argument("--codec", help="video encoder (default: same family as the input, e.g. libx264 for H.264)")
+    e.add_argument("--crf", type=float, help="constant quality (lower = better, larger)")
+    e.add_argument("--bitrate", help="target video bitrate instead of CRF, e.g. 4M or 800k")
+    e.add_argument("--preset", help="encoder speed preset (x264/x265: ultrafast..veryslow)")
+    o = p.add_argument_group("output")
+    o.add_argument("--keep-metadata", action="store_true",
+                   help="keep identifying tags (location, device make/model/serial, names)")
+    o.add_argument("--keep-other-video", action="store_true",
+                   help="copy other video streams as they are (they are NOT anonymized)")
+    o.add_argument("--export-detections", metavar="FILE.json", help="write every frame's boxes to a JSON file")
+    o.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--version", action="version", version=f"avanon {__version__}")
+    return p
+
+
+def config_from_args(args: argparse.Namespace):
+    """Turn parsed arguments into an :class:`avanon.Config` (raises ConfigError)."""
+    from .config import Config
+    from .detect.config import DetectConfig, parse_thresholds
+    from .mask.config import MaskConfig
+    from .media.encode import EncodeConfig, parse_bitrate
+    from .track.config import TrackConfig
+
+    classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
+    dkw: dict = {"classes": classes, "threads": args.threads}
+    if args.threshold:
+        thr = parse_thresholds(args.threshold)
+        dkw["thresholds"] = {**DetectConfig().thresholds, **thr} if isinstance(
+            DetectConfig().thresholds, dict) else {**dict(DetectConfig().thresholds), **thr}
+    if args.det_size:
+        dkw["det_size"] = args.det_size
+    if args.model_dir:
+        dkw["model_dir"] = args.model_dir
+    tkw: dict = {}
+    if args.no_track:
+        tkw["enabled"] = False
+    if args.hold is not None:
+        tkw["hold"] = args.hold
+    if args.lookahead is not None:
+        tkw["lookahead"] = args.lookahead
+    return Config(
+        detect=DetectConfig(**dkw),
+        track=TrackConfig(**tkw),
+        mask=MaskConfig(mode=args.mode, shape=args.shape, scale=args.mask_scale, color=args.color),
+        encode=EncodeConfig(codec=args.codec, crf=args.crf,
+                            bitrate=parse_bitrate(args.bitrate) if args.bitrate else None,
+                            preset=args.preset),
+        detect_every=args.detect_every,
+        video_stream=args.video_stream,
+        keep_metadata=args.keep_metadata,
+        keep_other_video=args.keep_other_video,
+    )
+
+
+def _progress_printer():
+    def show(p) -> None:
+        fps = p.frames / p.elapsed if p.elapsed > 0 else 0.0
+        if p.total and fps > 0:
+            eta = max(0.0, (p.total - p.frames) / fps)
+            msg = f"\ravanon: {p.frames}/{p.total} frames  {fps:5.1f} fps  ETA {eta:4.0f} s "
+        else:
+            msg = f"\ravanon: {p.frames} frames  {fps:5.1f} fps "
+        sys.stderr.write(msg)
+        sys.stderr.flush()
+
+    return show
+
+
+def _run(argv: list[str]) -> int:
+    if argv and argv[0] == "models":
+        from .detect.models import cli_main
+
+        return cli_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    from .pipeline import anonymize
+
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"avanon: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    src = "pipe:0" if args.input == "-" else args.input
+    dst = "pipe:1" if args.output == "-" else args.output
+    if dst == "pipe:1" and not args.format:
+        print("avanon: error: writing to stdout needs --format (e.g. --format matroska)", file=sys.stderr)
+        return EXIT_USAGE
+    show = _progress_printer() if (not args.quiet and sys.stderr.isatty()) else None
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
+                        format="avanon: %(message)s")
+    summary = anonymize(src, dst, config, overwrite=args.overwrite,
+                        export_detections=args.export_detections, progress=show,
+                        format_name=args.format)
+    if show is not None:
+        sys.stderr.write("\n")
+    if not args.quiet:
+        print(summary.line(), file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(argv)
+    except AvanonError as exc:
+        print(f"avanon: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("avanon: interrupted; no output written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_FAILED
+    except Exception as exc:  # a bug: still one line, traceback only on request
+        if os.environ.get("AVANON_DEBUG"):
+            raise
+        print(f"avanon: internal error: {type(exc).__name__}: {exc} (set AVANON_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""`Config`: one frozen dataclass composed of each stage's own config, and `build_stages`.
+
+Only the CLI touches argparse; everything else takes these objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+from .filter import Anonymizer
+from .media.encode import EncodeConfig
+
+__all__ = ["Config", "build_stages"]
+
+
+def _detect_config():
+    from .detect.config import DetectConfig
+
+    return DetectConfig()
+
+
+def _track_config():
+    from .track.config import TrackConfig
+
+    return TrackConfig()
+
+
+def _mask_config():
+    from .mask.config import MaskConfig
+
+    return MaskConfig()
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs.
+
+    Attributes:
+        detect: detector models, classes, thresholds, input size (``avanon.detect.DetectConfig``).
+        track: tracking hold/lookahead (``avanon.track.TrackConfig``).
+        mask: how boxes are painted out (``avanon.mask.MaskConfig``).
+        encode: how the video is re-encoded (``avanon.media.encode.EncodeConfig``).
+        detect_every: run the detectors on every Nth frame and let tracking carry the boxes in
+            between. Raising it is faster and leans more on tracking (more risk of a leak on
+            fast motion); 1 examines every frame.
+        video_stream: which video stream to anonymize, counted among video streams (0 = first).
+        keep_metadata: keep identifying tags (location, device, names) instead of stripping them.
+        keep_other_video: copy other video streams unanonymized instead of dropping them.
+    """
+
+    detect: object = field(default_factory=_detect_config)
+    track: object = field(default_factory=_track_config)
+    mask: object = field(default_factory=_mask_config)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
+    detect_every: int = 1
+    video_stream: int = 0
+    keep_metadata: bool = False
+    keep_other_video: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.detect_every, int) or self.detect_every < 1:
+            raise ConfigError(f"--detect-every {self.detect_every!r}: expected an integer >= 1")
+        if self.detect_every > 1 and not getattr(self.track, "enabled", True):
+            raise ConfigError(
+                f"--detect-every {self.detect_every} needs tracking to carry boxes between "
+                "detections: drop --no-track or use --detect-every 1"
+            )
+        if not isinstance(self.video_stream, int) or self.video_stream < 0:
+            raise ConfigError(f"--video-stream {self.video_stream!r}: expected an integer >= 0")
+
+
+def build_stages(config: Config, source, rotation: int, *, detector=None, masker=None,
+                 tracker=None, on_detections=None) -> Anonymizer:
+    """Build the detect/track/mask stages for ``source`` (stages given explicitly win)."""
+    info = source.info
+    fps = float(info.average_rate) if info.average_rate else 25.0
+    if detector is None:
+        from .detect.stage import DetectStage
+
+        detector = DetectStage(config.detect, rotation)
+    if masker is None:
+        from .mask import make_masker
+
+        masker = make_masker(config.mask)
+    cut_detector = None
+    if tracker is None:
+        from .track import make_tracker
+
+        tracker = make_tracker(config.track, (info.width, info.height), fps)
+    if getattr(config.track, "enabled", True):
+        from .track.cut import ShotCutDetector
+
+        cut_detector = ShotCutDetector()
+    batch = int(getattr(detector, "preferred_batch", 1) or 1)
+    return Anonymizer(detector, masker, tracker, detect_every=config.detect_every, batch=batch,
+                      cut_detector=cut_detector, on_detections=on_detections)

@@ -1,0 +1,146 @@
+"""The anonymizing core as a streaming frame filter: decoded frames in, masked frames out.
+
+It knows nothing about files. Drop it into any PyAV loop::
+
+    anon = avanon.Anonymizer.from_config(avanon.Config(), rotation=0)
+    for frame in in_container.decode(video=0):
+        for masked in anon.push(frame):
+            for packet in out_stream.encode(masked):
+                out_container.mux(packet)
+    for masked in anon.flush():
+        ...
+
+Frames come out in the order they went in, with their pts untouched, delayed by the detection
+batch and the tracker's lookahead. A frame is only ever emitted after its detections are final;
+if the detector fails, the exception propagates and nothing more is emitted (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from typing import Callable, Sequence
+
+import av
+
+from .detect.base import FrameDetector
+from .detections import Detections
+from .errors import PipelineError
+from .mask.base import Masker
+from .track.base import PassThroughTracker, Tracker
+
+__all__ = ["Anonymizer"]
+
+
+class Anonymizer:
+    """Detect -> track -> mask, one frame at a time.
+
+    Args:
+        detector: the detect stage (coded-picture boxes out).
+        masker: paints boxes out of a frame in place.
+        tracker: carries boxes through time (default: none, every frame stands alone).
+        detect_every: run the detector on every Nth frame only (needs a tracker to carry the
+            boxes in between; raising it speeds things up and relies more on tracking).
+        batch: frames per detector call (more = better throughput, more latency).
+        cut_detector: object with ``update(frame) -> bool`` flagging shot cuts for the tracker.
+        on_detections: called with each frame's final :class:`Detections` (export, stats).
+    """
+
+    def __init__(
+        self,
+        detector: FrameDetector,
+        masker: Masker,
+        tracker: Tracker | None = None,
+        *,
+        detect_every: int = 1,
+        batch: int = 1,
+        cut_detector=None,
+        on_detections: Callable[[Detections], None] | None = None,
+    ):
+        if detect_every < 1:
+            raise ValueError(f"detect_every must be >= 1, got {detect_every}")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        self.detector = detector
+        self.masker = masker
+        self.tracker: Tracker = tracker or PassThroughTracker()
+        if detect_every > 1 and isinstance(self.tracker, PassThroughTracker):
+            raise ValueError("detect_every > 1 needs tracking to carry boxes between detections")
+        self.detect_every = detect_every
+        self.batch = batch
+        self.cut_detector = cut_detector
+        self.on_detections = on_detections
+        self._next_index = 0
+        self._batch: list[tuple[int, av.VideoFrame, bool]] = []
+        self._held: deque[tuple[int, av.VideoFrame]] = deque()
+        self.boxes_per_class: Counter[int] = Counter()
+        self.frames_out = 0
+        self.frames_detected = 0
+
+    # -- public ----------------------------------------------------------------------------
+    def push(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
+        """Feed the next decoded frame; returns the frames that are now final (maybe none)."""
+        index = self._next_index
+        self._next_index += 1
+        cut = bool(self.cut_detector.update(frame)) if self.cut_detector is not None else False
+        self._batch.append((index, frame, cut))
+        if len(self._batch) >= self.batch:
+            return self._run_batch()
+        return []
+
+    def flush(self) -> list[av.VideoFrame]:
+        """End of stream: returns every frame still held, masked."""
+        out = self._run_batch() if self._batch else []
+        out += self._release(self.tracker.flush())
+        if self._held:
+            raise PipelineError(
+                f"tracker did not release {len(self._held)} frame(s) (first index "
+                f"{self._held[0][0]}); refusing to emit them unexamined"
+            )
+        return out
+
+    @property
+    def delay(self) -> int:
+        """Frames held back at most (batch + tracker lookahead)."""
+        return self.batch - 1 + self.tracker.lookahead
+
+    # -- internals -------------------------------------------------------------------------
+    def _run_batch(self) -> list[av.VideoFrame]:
+        batch, self._batch = self._batch, []
+        todo = [(i, f) for i, f, _ in batch if i % self.detect_every == 0]
+        found: dict[int, Detections] = {}
+        if todo:
+            results = self.detector.detect([f for _, f in todo], [i for i, _ in todo])
+            if len(results) != len(todo):
+                raise PipelineError(
+                    f"detector returned {len(results)} results for {len(todo)} frames"
+                )
+            for (i, f), dets in zip(todo, results):
+                found[i] = dets.with_frame(i, f.pts)
+            self.frames_detected += len(todo)
+        finals: list[Detections] = []
+        for i, f, cut in batch:
+            self._held.append((i, f))
+            observed = i in found
+            dets = found[i] if observed else Detections.empty(i, f.pts)
+            finals += self.tracker.update(dets, observed=observed, cut=cut)
+        return self._release(finals)
+
+    def _release(self, finals: Sequence[Detections]) -> list[av.VideoFrame]:
+        out: list[av.VideoFrame] = []
+        for dets in finals:
+            if not self._held:
+                raise PipelineError(f"tracker released frame {dets.frame_index} that is not held")
+            index, frame = self._held.popleft()
+            if dets.frame_index != index:
+                raise PipelineError(
+                    f"tracker released frame {dets.frame_index} but frame {index} is next"
+                )
+            if len(dets):
+                frame = self.masker.apply(frame, dets)
+                for cid, n in Counter(dets.class_ids.tolist()).items():
+                    self.boxes_per_class[cid] += n
+            if self.on_detections is not None:
+                self.on_detections(dets)
+            self.frames_out += 1
+            out.append(frame)
+        return out

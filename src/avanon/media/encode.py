@@ -1,0 +1,209 @@
+"""Encoder choice and settings for the re-encoded video stream.
+
+Rule: keep the source's codec family, size, pixel format (bit depth included) and colour tags.
+Quality by default is *visually transparent at about the source's size*: a constant-quality
+encode (CRF) whose peak rate is capped relative to the source's bitrate, so a sharp,
+low-bitrate source is not blown up and a noisy one is not starved. Encoders without a CRF mode
+(MPEG-1/2/4, MJPEG...) get the source's bitrate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+
+from ..errors import ConfigError, EncoderError
+
+__all__ = ["EncodeConfig", "EncoderPlan", "plan_encoder"]
+
+#: Decoder codec name -> encoders to try, in order.
+FAMILY: dict[str, tuple[str, ...]] = {
+    "h264": ("libx264", "libopenh264", "h264"),
+    "hevc": ("libx265", "hevc"),
+    "vp9": ("libvpx-vp9",),
+    "vp8": ("libvpx",),
+    "av1": ("libsvtav1", "libaom-av1", "librav1e"),
+    "mpeg1video": ("mpeg1video",),
+    "mpeg2video": ("mpeg2video",),
+    "mpeg4": ("mpeg4",),
+    "msmpeg4v3": ("msmpeg4",),
+    "h263": ("h263",),
+    "mjpeg": ("mjpeg",),
+    "prores": ("prores_ks", "prores"),
+    "theora": ("libtheora",),
+    "ffv1": ("ffv1",),
+}
+
+#: Default constant-quality value per encoder (visually transparent on our clips, see README).
+DEFAULT_CRF: dict[str, int] = {"libx264": 18, "libx265": 20, "libvpx-vp9": 24, "libvpx": 8,
+                               "libsvtav1": 27, "libaom-av1": 24}
+#: Encoders whose speed/quality trade-off is a named preset, and its default.
+DEFAULT_PRESET: dict[str, str] = {"libx264": "medium", "libx265": "medium", "libsvtav1": "8"}
+#: Encoders that need timestamps in 1/fps units (their bitstream counts pictures).
+PICTURE_CLOCK = {"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "h263", "libtheora"}
+#: Peak rate cap of CRF encodes, relative to the source's bitrate.
+PEAK_FACTOR = 2.0
+
+
+@dataclass(frozen=True)
+class EncodeConfig:
+    """How to re-encode the anonymized video stream.
+
+    Attributes:
+        codec: encoder name (``libx264``...) overriding the same-family choice.
+        crf: constant-quality value (lower = better and larger); default per encoder.
+        bitrate: target average bitrate in bit/s instead of CRF (predictable size).
+        preset: encoder speed preset (x264/x265: ultrafast..veryslow; faster = larger/worse).
+        keyframes_from_source: force a keyframe wherever the source had one (seeking and
+            editing points stay where they were).
+        threads: encoder threads (0 = encoder's own choice).
+    """
+
+    codec: str | None = None
+    crf: float | None = None
+    bitrate: int | None = None
+    preset: str | None = None
+    keyframes_from_source: bool = True
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.codec is not None:
+            try:
+                av.codec.Codec(self.codec, "w")
+            except Exception:
+                raise ConfigError(f"--codec {self.codec!r}: no such encoder in this FFmpeg build") from None
+        if self.crf is not None and not 0 <= self.crf <= 63:
+            raise ConfigError(f"--crf {self.crf}: expected a number in 0..63")
+        if self.bitrate is not None and self.bitrate <= 0:
+            raise ConfigError(f"--bitrate {self.bitrate}: expected a positive bitrate")
+        if self.threads < 0:
+            raise ConfigError(f"encoder threads {self.threads}: expected >= 0")
+
+
+def parse_bitrate(text: str) -> int:
+    """``"2.5M"``, ``"800k"`` or ``"1200000"`` -> bit/s."""
+    t = text.strip().lower()
+    mult = 1
+    if t.endswith(("k", "m", "g")):
+        mult = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}[t[-1]]
+        t = t[:-1]
+    try:
+        value = float(t) * mult
+    except ValueError:
+        raise ConfigError(f"--bitrate {text!r}: expected a number with optional k/M suffix") from None
+    if value <= 0:
+        raise ConfigError(f"--bitrate {text!r}: expected a positive bitrate")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class EncoderPlan:
+    """The resolved encoder: what will be opened, with which options."""
+
+    encoder: str
+    pix_fmt: str
+    options: dict[str, str]
+    bit_rate: int | None
+    max_bit_rate: int | None
+    time_base: Fraction
+    picture_clock: bool
+    notes: tuple[str, ...]
+
+
+def _encoder_exists(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "w")
+        return True
+    except Exception:
+        return False
+
+
+def _pick_encoder(source_codec: str, config: EncodeConfig, container_format: str) -> tuple[str, list[str]]:
+    notes: list[str] = []
+    if config.codec:
+        return config.codec, notes
+    candidates = FAMILY.get(source_codec, (source_codec,))
+    for name in candidates:
+        if _encoder_exists(name):
+            return name, notes
+    notes.append(f"no {source_codec} encoder in this FFmpeg build: using libx264")
+    return "libx264", notes
+
+
+def _pick_pix_fmt(encoder: str, src_fmt: str) -> tuple[str, list[str]]:
+    codec = av.codec.Codec(encoder, "w")
+    supported = [f.name for f in (codec.video_formats or [])]
+    if not supported or src_fmt in supported:
+        return src_fmt, []
+    src = av.VideoFormat(src_fmt)
+    bits = max(c.bits for c in src.components)
+
+    def score(name: str) -> tuple:
+        f = av.VideoFormat(name)
+        fb = max(c.bits for c in f.components)
+        same_family = (f.name.startswith("yuv") == src.name.startswith("yuv"))
+        same_chroma = (len(f.components) == len(src.components))
+        return (fb >= bits, -abs(fb - bits), same_family, same_chroma, name.startswith(src_fmt[:6]))
+
+    best = max(supported, key=score)
+    return best, [f"{encoder} cannot encode {src_fmt}: converted to {best}"]
+
+
+def plan_encoder(
+    source_codec: str,
+    src_pix_fmt: str,
+    time_base: Fraction,
+    rate: Fraction | None,
+    source_bit_rate: int | None,
+    width: int,
+    height: int,
+    config: EncodeConfig,
+    container_format: str = "",
+) -> EncoderPlan:
+    """Choose encoder, pixel format, rate control and time base for the output stream."""
+    encoder, notes = _pick_encoder(source_codec, config, container_format)
+    pix_fmt, more = _pick_pix_fmt(encoder, src_pix_fmt)
+    notes += more
+    options: dict[str, str] = {}
+    bit_rate = None
+    max_bit_rate = None
+    preset = config.preset or DEFAULT_PRESET.get(encoder)
+    if preset:
+        options["preset"] = str(preset)
+    fallback_rate = int(width * height * float(rate or 25) * 0.12)
+    if config.bitrate:
+        bit_rate = config.bitrate
+        if encoder in ("libx264", "libx265"):
+            max_bit_rate = int(config.bitrate * PEAK_FACTOR)
+            options["bufsize"] = str(int(config.bitrate * PEAK_FACTOR * 2))
+    elif encoder in DEFAULT_CRF:
+        crf = config.crf if config.crf is not None else DEFAULT_CRF[encoder]
+        options["crf"] = f"{crf:g}"
+        if encoder == "libvpx-vp9" or encoder == "libvpx":
+            bit_rate = 0 if encoder == "libvpx-vp9" else (source_bit_rate or fallback_rate)
+            options.update({"deadline": "good", "cpu-used": "4", "row-mt": "1"})
+        if source_bit_rate and encoder in ("libx264", "libx265") and config.crf is None:
+            # Cap the peak so a constant-quality encode of a lean source stays near its size.
+            max_bit_rate = int(source_bit_rate * PEAK_FACTOR)
+            options["bufsize"] = str(int(source_bit_rate * PEAK_FACTOR * 2))
+    else:
+        if config.crf is not None:
+            notes.append(f"{encoder} has no CRF mode: --crf ignored, using the source bitrate")
+        bit_rate = source_bit_rate or fallback_rate
+        max_bit_rate = None
+    if max_bit_rate:
+        options["maxrate"] = str(max_bit_rate)
+    if encoder == "libx264":
+        options["forced-idr"] = "1"
+    if encoder == "libx265":
+        options["x265-params"] = "log-level=error"
+        options["forced-idr"] = "1"
+    picture_clock = encoder in PICTURE_CLOCK
+    tb = time_base
+    if picture_clock and rate:
+        tb = Fraction(1, 1) / Fraction(rate).limit_denominator(1001)
+    elif picture_clock:
+        tb = Fraction(1, 25)
+    return EncoderPlan(encoder, pix_fmt, options, bit_rate, max_bit_rate, tb, picture_clock, tuple(notes))

@@ -1,0 +1,261 @@
+"""Media out: encode the anonymized video stream and mux it with every other stream copied.
+
+Stream order, languages, dispositions, chapters and (non-identifying) metadata follow the input.
+The video encoder is configured from the first decoded frame (pixel format, colour tags), so
+copied packets that arrive before it are held back until then.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+
+from ..errors import EncoderError, OutputError, PipelineError
+from .encode import EncodeConfig, EncoderPlan, plan_encoder
+from .metadata import split_metadata
+from .source import MediaSource, display_matrix_of
+
+__all__ = ["MediaSink", "SinkReport"]
+
+log = logging.getLogger(__name__)
+
+#: Copied packets held back while waiting for the first video frame, at most.
+MAX_PENDING = 20000
+
+
+@dataclass
+class SinkReport:
+    copied: list[str] = field(default_factory=list)  # "#1 audio aac (eng)"
+    dropped: list[str] = field(default_factory=list)  # "#3 data: reason"
+    stripped_tags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    encoder: str = ""
+    pix_fmt: str = ""
+
+
+class MediaSink:
+    """An output file being written.
+
+    Args:
+        path: where to write (a temporary file; the caller renames it when complete).
+        source: the opened input.
+        config: encoder settings.
+        format_name: container format (None = guess from ``path``'s extension).
+        keep_metadata: keep identifying tags too.
+        keep_other_video: copy video streams other than the anonymized one (they are NOT
+            anonymized, so by default they are dropped).
+    """
+
+    def __init__(
+        self,
+        path: str,
+        source: MediaSource,
+        config: EncodeConfig,
+        *,
+        format_name: str | None = None,
+        keep_metadata: bool = False,
+        keep_other_video: bool = False,
+    ):
+        self.source = source
+        self.config = config
+        self.report = SinkReport()
+        try:
+            self.out = av.open(path, "w", format=format_name)
+        except (av.FFmpegError, ValueError) as exc:
+            raise OutputError(f"cannot write {path}: {exc}") from exc
+        self._keep_metadata = keep_metadata
+        self._pending: list[av.Packet] = []
+        self._started = False
+        self._map: dict[int, av.stream.Stream] = {}
+        self._last_pts: int | None = None
+        self._plan: EncoderPlan | None = None
+        self.frames_encoded = 0
+
+        kept, stripped = split_metadata(source.container.metadata, keep_metadata)
+        self.report.stripped_tags += [f"container:{k}" for k in stripped]
+        self._container_metadata = kept
+
+        for stream in source.container.streams:
+            if stream.index == source.video.index:
+                self.video = self.out.add_stream(self._choose_encoder_name(), rate=source.info.average_rate)
+                self._map[stream.index] = self.video
+                self._copy_stream_props(stream, self.video)
+                continue
+            label = _label(stream)
+            if stream.type == "video" and not keep_other_video:
+                self.report.dropped.append(f"{label}: video not anonymized (use --keep-other-video)")
+                continue
+            try:
+                out_stream = self.out.add_stream_from_template(stream)
+            except (ValueError, av.FFmpegError, TypeError) as exc:
+                self.report.dropped.append(f"{label}: {self.out.format.name} cannot carry it ({exc})")
+                continue
+            self._copy_stream_props(stream, out_stream)
+            self._map[stream.index] = out_stream
+            self.report.copied.append(label)
+        try:
+            chapters = source.container.chapters()
+            if chapters:
+                self.out.set_chapters(chapters)
+        except Exception as exc:  # containers without chapter support
+            log.debug("chapters not copied: %s", exc)
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _choose_encoder_name(self) -> str:
+        info = self.source.info
+        cc = self.source.video.codec_context
+        self._plan = plan_encoder(info.codec, cc.pix_fmt or "yuv420p", info.time_base,
+                                  info.average_rate, info.bit_rate, info.width, info.height,
+                                  self.config, self.out.format.name)
+        return self._plan.encoder
+
+    def _copy_stream_props(self, src, dst) -> None:
+        kept, stripped = split_metadata(src.metadata, self._keep_metadata)
+        self.report.stripped_tags += [f"stream{src.index}:{k}" for k in stripped]
+        kept.pop("encoder", None) if src.type == "video" and src is self.source.video else None
+        kept.pop("rotate", None)  # rotation travels as a display matrix
+        dst.metadata.clear()
+        dst.metadata.update(kept)
+        try:
+            dst.disposition = src.disposition
+        except Exception:
+            pass
+
+    def _start(self, first: av.VideoFrame) -> None:
+        """Configure and open the encoder from the first frame, write the header, then the backlog."""
+        plan = self._plan
+        assert plan is not None
+        cc = self.video.codec_context
+        cc.width = first.width
+        cc.height = first.height
+        fmt = first.format.name
+        if fmt != (self.source.video.codec_context.pix_fmt or fmt):
+            plan = plan_encoder(self.source.info.codec, fmt, self.source.info.time_base,
+                                self.source.info.average_rate, self.source.info.bit_rate,
+                                first.width, first.height, self.config, self.out.format.name)
+            self._plan = plan
+        cc.pix_fmt = plan.pix_fmt
+        cc.time_base = plan.time_base
+        self.video.time_base = self.source.info.time_base
+        if self.source.info.average_rate:
+            cc.framerate = self.source.info.average_rate
+        for attr in ("color_range", "color_primaries", "color_trc", "colorspace"):
+            try:
+                setattr(cc, attr, getattr(first, attr))
+            except (AttributeError, ValueError, TypeError):
+                pass
+        sar = self.source.video.sample_aspect_ratio
+        if sar:
+            try:
+                cc.sample_aspect_ratio = sar
+            except Exception:
+                pass
+        if plan.bit_rate is not None:
+            cc.bit_rate = plan.bit_rate
+        if self.config.threads:
+            cc.thread_count = self.config.threads
+        cc.options = dict(plan.options)
+        matrix = display_matrix_of(first)
+        if matrix and matrix != (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30):
+            self.video.set_display_matrix(matrix)
+        self.out.metadata.clear()
+        self.out.metadata.update(self._container_metadata)
+        if self.out.format.name in ("mp4", "mov") or "mp4" in self.out.format.name:
+            if any("." in k for k in self._container_metadata):
+                self.out.options = {**self.out.options, "movflags": "use_metadata_tags"}
+        try:
+            self.out.start_encoding()
+        except (av.FFmpegError, ValueError) as exc:
+            raise EncoderError(
+                f"cannot open encoder {plan.encoder} ({plan.pix_fmt}, {first.width}x{first.height}) "
+                f"or write the {self.out.format.name} header: {exc}"
+            ) from exc
+        self.report.encoder = plan.encoder
+        self.report.pix_fmt = plan.pix_fmt
+        self.report.notes += list(plan.notes)
+        self._started = True
+        for pkt in self._pending:
+            self._mux(pkt)
+        self._pending.clear()
+
+    # -- writing --------------------------------------------------------------------------
+    def copy(self, packet: av.Packet) -> None:
+        """Copy one demuxed packet of a non-anonymized stream (bytes and timestamps untouched)."""
+        out_stream = self._map.get(packet.stream.index)
+        if out_stream is None or (packet.size == 0 and packet.dts is None):
+            return
+        packet.stream = out_stream
+        if not self._started:
+            if len(self._pending) >= MAX_PENDING:
+                raise PipelineError(
+                    f"no decodable frame in video stream #{self.source.video.index} within "
+                    f"{MAX_PENDING} packets of the other streams"
+                )
+            self._pending.append(packet)
+            return
+        self._mux(packet)
+
+    def write(self, frame: av.VideoFrame) -> None:
+        """Encode one anonymized frame (its pts is the source frame's, in the source time base)."""
+        if not self._started:
+            self._start(frame)
+        plan = self._plan
+        assert plan is not None
+        if frame.format.name != plan.pix_fmt:
+            converted = frame.reformat(format=plan.pix_fmt)
+            converted.pts = frame.pts
+            converted.time_base = frame.time_base
+            frame = converted
+        src_tb = self.source.info.time_base
+        pts = frame.pts
+        if plan.picture_clock and pts is not None:
+            pts = round(pts * src_tb / plan.time_base)
+        if pts is not None and self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # encoders refuse non-increasing pts
+            self.report.notes.append("non-increasing timestamps in the source were bumped")
+        self._last_pts = pts
+        key = bool(frame.key_frame)
+        frame.pts = pts
+        frame.time_base = plan.time_base
+        frame.pict_type = av.video.frame.PictureType.I if (key and self.config.keyframes_from_source) \
+            else av.video.frame.PictureType.NONE
+        try:
+            packets = self.video.encode(frame)
+        except (av.FFmpegError, ValueError) as exc:
+            raise EncoderError(f"{plan.encoder} failed to encode frame pts={frame.pts}: {exc}") from exc
+        self.frames_encoded += 1
+        for p in packets:
+            self._mux(p)
+
+    def _mux(self, packet: av.Packet) -> None:
+        try:
+            self.out.mux(packet)
+        except av.FFmpegError as exc:
+            raise PipelineError(f"cannot write a packet of stream #{packet.stream.index}: {exc}") from exc
+
+    def finish(self) -> None:
+        """Flush the encoder and write the trailer."""
+        if not self._started:
+            raise PipelineError(f"video stream #{self.source.video.index} has no decodable frame")
+        try:
+            for p in self.video.encode(None):
+                self._mux(p)
+        except av.FFmpegError as exc:
+            raise EncoderError(f"{self.report.encoder} failed while flushing: {exc}") from exc
+        self.out.close()
+
+    def abort(self) -> None:
+        try:
+            self.out.close()
+        except Exception:
+            pass
+
+
+def _label(stream) -> str:
+    lang = stream.metadata.get("language")
+    name = getattr(getattr(stream, "codec_context", None), "name", None) or \
+        getattr(getattr(stream, "codec", None), "name", None) or "?"
+    return f"#{stream.index} {stream.type} {name}" + (f" ({lang})" if lang and lang != "und" else "")

@@ -1,0 +1,167 @@
+"""Media in: open a file or stream with FFmpeg (PyAV), pick the video stream, demux and decode.
+
+The source exposes the demuxed packets of every stream in file order; the video stream's packets
+are decoded here, the others pass through untouched to be copied by :mod:`avanon.media.sink`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+
+from ..errors import InputError, InputNotFoundError
+
+__all__ = ["MediaSource", "VideoInfo", "display_matrix_of", "rotation_of_matrix"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the anonymized stream looks like, read from the container and its first frame."""
+
+    index: int
+    codec: str
+    width: int
+    height: int
+    time_base: Fraction
+    average_rate: Fraction | None
+    bit_rate: int | None
+    frames: int  # as the container states it; 0 when unknown
+
+
+def display_matrix_of(frame: av.VideoFrame) -> tuple[int, ...] | None:
+    """The frame's display matrix (9 int32, FFmpeg's layout) or None when it has none."""
+    try:
+        for sd in frame.side_data:
+            if "DISPLAYMATRIX" in str(sd.type).upper():
+                raw = bytes(sd)
+                if len(raw) >= 36:
+                    return struct.unpack("<9i", raw[:36])
+    except Exception:  # side data is best effort: absence means "no rotation"
+        return None
+    return None
+
+
+def rotation_of_matrix(matrix: tuple[int, ...] | None) -> int:
+    """Counter-clockwise rotation in degrees (0, 90, 180, -90) of a display matrix.
+
+    Matches PyAV's ``VideoFrame.rotation``: the upright picture is
+    ``np.rot90(coded, k=rotation // 90)``.
+    """
+    if not matrix:
+        return 0
+    import math
+
+    a, b, _, c, d, *_ = matrix
+    sx = math.hypot(a, c)
+    sy = math.hypot(b, d)
+    if sx == 0 or sy == 0:
+        return 0
+    # Same formula as av_display_rotation_get(), negated to counter-clockwise.
+    angle = -math.degrees(math.atan2(b / sy, a / sx))
+    r = int(round(angle / 90.0)) * 90
+    r = ((r + 180) % 360) - 180
+    return -r if r == -180 else r  # keep 180, not -180
+
+
+class MediaSource:
+    """An opened input.
+
+    Args:
+        path: file path (or anything FFmpeg opens, e.g. ``pipe:0``).
+        video_stream: index among the container's *video* streams to anonymize (default 0).
+
+    Raises:
+        InputNotFoundError: the path does not exist.
+        InputError: FFmpeg cannot read it, or it has no such video stream.
+    """
+
+    def __init__(self, path: str | os.PathLike, video_stream: int = 0, *, options: dict | None = None):
+        self.path = str(path)
+        is_url = "://" in self.path or self.path.startswith("pipe:")
+        if not is_url and not Path(self.path).exists():
+            raise InputNotFoundError(f"input not found: {self.path}")
+        if not is_url and Path(self.path).is_dir():
+            raise InputError(f"input is a directory, expected a media file: {self.path}")
+        try:
+            self.container = av.open(self.path, "r", options=options or {})
+        except av.FFmpegError as exc:
+            raise InputError(f"cannot read {self.path} as media: {_ffmsg(exc)}") from exc
+        videos = [s for s in self.container.streams.video if not _is_attached_picture(s)]
+        if not videos:
+            self.container.close()
+            raise InputError(f"no video stream in {self.path}")
+        if not 0 <= video_stream < len(videos):
+            self.container.close()
+            raise InputError(
+                f"--video-stream {video_stream} does not exist: {self.path} has "
+                f"{len(videos)} video stream(s) (0..{len(videos) - 1})"
+            )
+        self.video: av.video.stream.VideoStream = videos[video_stream]
+        if self.video.codec_context is None:
+            self.container.close()
+            raise InputError(f"no decoder for video codec of stream #{self.video.index} in {self.path}")
+        cc = self.video.codec_context
+        cc.thread_type = "AUTO"
+        self.info = VideoInfo(
+            index=self.video.index,
+            codec=cc.name,
+            width=cc.width,
+            height=cc.height,
+            time_base=self.video.time_base or Fraction(1, 90000),
+            average_rate=self.video.average_rate or self.video.guessed_rate,
+            bit_rate=self.video.bit_rate or cc.bit_rate or None,
+            frames=self.video.frames or 0,
+        )
+        self.decode_errors = 0
+        self._flushed = False
+
+    @property
+    def streams(self):
+        return self.container.streams
+
+    def demux(self) -> Iterator[av.Packet]:
+        """Every packet of every stream, in file order (flush packets of the video stream included)."""
+        try:
+            yield from self.container.demux()
+        except av.FFmpegError as exc:
+            raise InputError(f"cannot demux {self.path}: {_ffmsg(exc)}") from exc
+
+    def decode(self, packet: av.Packet | None) -> list[av.VideoFrame]:
+        """Decode one video packet (None flushes). A packet that fails to decode is counted and
+        dropped: the frame is never produced, so it can never leave unmasked."""
+        if packet is None:
+            if self._flushed:
+                return []
+            self._flushed = True
+        try:
+            return self.video.decode(packet)
+        except av.error.EOFError:
+            return []
+        except av.error.InvalidDataError as exc:
+            self.decode_errors += 1
+            log.warning("dropped an undecodable video packet: %s", _ffmsg(exc))
+            return []
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def _is_attached_picture(stream) -> bool:
+    try:
+        return bool(stream.disposition & av.stream.Disposition.attached_pic)
+    except Exception:
+        return False
+
+
+def _ffmsg(exc: BaseException) -> str:
+    msg = getattr(exc, "strerror", None) or str(exc)
+    return str(msg).splitlines()[0] if msg else type(exc).__name__

@@ -1,0 +1,247 @@
+"""File to file: media in -> detect -> track -> mask -> media out.
+
+:func:`anonymize` opens the input, builds the stages from a :class:`~avanon.config.Config` (or
+uses the ones given), streams every packet through, and writes the output to a temporary file
+next to the destination that is renamed only when complete. On any error the temporary file is
+removed and the destination is left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import av
+
+from .detections import CLASS_NAMES, Detections
+from .errors import AvanonError, OutputError, PipelineError
+from .filter import Anonymizer
+from .media.sink import MediaSink
+from .media.source import MediaSource, display_matrix_of, rotation_of_matrix
+
+__all__ = ["RunSummary", "Progress", "anonymize"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    frames: int
+    total: int  # 0 when unknown
+    elapsed: float
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the one-line summary and for callers."""
+
+    frames: int = 0
+    boxes: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+    copied_streams: list[str] = field(default_factory=list)
+    dropped_streams: list[str] = field(default_factory=list)
+    stripped_tags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    encoder: str = ""
+    time_to_first_frame: float = 0.0
+    decode_errors: int = 0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.elapsed if self.elapsed > 0 else 0.0
+
+    def line(self) -> str:
+        boxes = ", ".join(f"{n} {c}" for c, n in self.boxes.items()) or "no detections"
+        parts = [
+            f"{self.frames} frames",
+            boxes,
+            f"{self.elapsed:.1f} s ({self.fps:.1f} fps)",
+            f"video re-encoded with {self.encoder}",
+            f"{len(self.copied_streams)} stream(s) copied",
+            f"{len(self.stripped_tags)} identifying tag(s) stripped"
+            + (f" ({', '.join(t.split(':', 1)[1] for t in self.stripped_tags)})" if self.stripped_tags else ""),
+        ]
+        if self.dropped_streams:
+            parts.append(f"dropped: {'; '.join(self.dropped_streams)}")
+        if self.decode_errors:
+            parts.append(f"{self.decode_errors} undecodable packet(s) dropped")
+        notes = sorted(set(self.notes))
+        if notes:
+            parts.append("; ".join(notes))
+        return "avanon: " + " | ".join(parts)
+
+
+class _DetectionsWriter:
+    """Streams per-frame detections to a JSON file without holding them in memory."""
+
+    def __init__(self, path: Path, source: MediaSource):
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.part")
+        self.fh = open(self.tmp, "w", encoding="utf-8")
+        self.tb = source.info.time_base
+        self.first = True
+        header = {
+            "input": source.path,
+            "video_stream": source.video.index,
+            "width": source.info.width,
+            "height": source.info.height,
+            "time_base": f"{self.tb.numerator}/{self.tb.denominator}",
+            "coordinates": "x0,y0,x1,y1 in pixels of the coded picture (before display rotation)",
+            "classes": list(CLASS_NAMES),
+        }
+        self.fh.write(json.dumps(header)[:-1] + ', "frames": [\n')
+
+    def __call__(self, dets: Detections) -> None:
+        rec = {
+            "frame": dets.frame_index,
+            "pts": dets.pts,
+            "time": None if dets.pts is None else round(float(dets.pts * self.tb), 6),
+            "objects": dets.to_records(),
+        }
+        self.fh.write(("" if self.first else ",\n") + json.dumps(rec))
+        self.first = False
+
+    def close(self, ok: bool) -> None:
+        self.fh.write("\n]}\n")
+        self.fh.close()
+        if ok:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def anonymize(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    config=None,
+    *,
+    overwrite: bool = False,
+    detector=None,
+    masker=None,
+    tracker=None,
+    export_detections: str | os.PathLike | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    format_name: str | None = None,
+) -> RunSummary:
+    """Anonymize ``src`` into ``dst``.
+
+    Args:
+        src: input media (anything FFmpeg demuxes).
+        dst: output path; the container format follows its extension unless ``format_name``.
+        config: :class:`avanon.Config` (defaults when None).
+        overwrite: replace an existing ``dst``.
+        detector, masker, tracker: stage objects replacing the ones built from ``config``
+            (e.g. your own detector implementing ``FrameDetector``).
+        export_detections: write every frame's final boxes to this JSON file.
+        progress: called about twice a second with a :class:`Progress`.
+
+    Returns:
+        A :class:`RunSummary`.
+
+    Raises:
+        avanon.AvanonError: (one of its leaves) for bad input, options, output or a failed stage.
+    """
+    from .config import Config, build_stages
+
+    config = config or Config()
+    src_path, dst_path = Path(src), Path(dst)
+    is_url = "://" in str(src) or str(src).startswith("pipe:")
+    if not is_url and (src_path.resolve() == dst_path.resolve() or _same_file(src_path, dst_path)):
+        raise OutputError(f"output {dst} is the input: choose another output path")
+    if dst_path.is_dir():
+        raise OutputError(f"output {dst} is a directory: give a file name")
+    if dst_path.exists() and not overwrite:
+        raise OutputError(f"output {dst} exists: pass -y to overwrite")
+    if not dst_path.parent.exists():
+        raise OutputError(f"output folder {dst_path.parent} does not exist")
+    t0 = time.perf_counter()
+    source = MediaSource(src_path if not is_url else str(src), config.video_stream)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst_path.stem}.avanon-", suffix=dst_path.suffix,
+                                    dir=dst_path.parent)
+    os.close(fd)
+    sink = None
+    writer = None
+    ok = False
+    summary = RunSummary()
+    try:
+        sink = MediaSink(tmp_name, source, config.encode, format_name=format_name,
+                         keep_metadata=config.keep_metadata,
+                         keep_other_video=config.keep_other_video)
+        writer = _DetectionsWriter(Path(export_detections), source) if export_detections else None
+        anon: Anonymizer | None = None
+        total = source.info.frames
+        last_report = 0.0
+        video_index = source.video.index
+
+        def emit(frames: list[av.VideoFrame]) -> None:
+            nonlocal last_report
+            for f in frames:
+                sink.write(f)
+                if summary.time_to_first_frame == 0.0:
+                    summary.time_to_first_frame = time.perf_counter() - t0
+            if progress is not None:
+                now = time.perf_counter()
+                if now - last_report >= 0.5:
+                    last_report = now
+                    progress(Progress(sink.frames_encoded, total, now - t0))
+
+        for packet in source.demux():
+            if packet.stream.index != video_index:
+                sink.copy(packet)
+                continue
+            for frame in source.decode(packet if packet.size or packet.dts is not None else None):
+                if anon is None:
+                    rotation = rotation_of_matrix(display_matrix_of(frame))
+                    anon = build_stages(config, source, rotation, detector=detector, masker=masker,
+                                        tracker=tracker, on_detections=writer)
+                emit(anon.push(frame))
+        for frame in source.decode(None):
+            if anon is None:
+                anon = build_stages(config, source, rotation_of_matrix(display_matrix_of(frame)),
+                                    detector=detector, masker=masker, tracker=tracker,
+                                    on_detections=writer)
+            emit(anon.push(frame))
+        if anon is not None:
+            emit(anon.flush())
+        sink.finish()
+        summary.frames = sink.frames_encoded
+        summary.elapsed = time.perf_counter() - t0
+        if anon is not None:
+            summary.boxes = {CLASS_NAMES[c]: n for c, n in sorted(anon.boxes_per_class.items())}
+        rep = sink.report
+        summary.copied_streams = rep.copied
+        summary.dropped_streams = rep.dropped
+        summary.stripped_tags = rep.stripped_tags
+        summary.notes = rep.notes
+        summary.encoder = rep.encoder
+        summary.decode_errors = source.decode_errors
+        ok = True
+    except AvanonError:
+        raise
+    except av.FFmpegError as exc:
+        raise PipelineError(f"FFmpeg failed: {exc}") from exc
+    finally:
+        if writer is not None:
+            writer.close(ok)
+        if not ok and sink is not None:
+            sink.abort()
+        source.close()
+        if ok:
+            os.replace(tmp_name, dst_path)
+        else:
+            Path(tmp_name).unlink(missing_ok=True)
+    return summary
