@@ -205,13 +205,15 @@ def anonymize(
                 continue
             for frame in source.decode(packet if packet.size or packet.dts is not None else None):
                 if anon is None:
-                    rotation = rotation_of_matrix(display_matrix_of(frame))
+                    sink.display_matrix = display_matrix_of(frame)
+                    rotation = rotation_of_matrix(sink.display_matrix)
                     anon = build_stages(config, source, rotation, detector=detector, masker=masker,
                                         tracker=tracker, on_detections=writer)
                 emit(anon.push(frame))
         for frame in source.decode(None):
             if anon is None:
-                anon = build_stages(config, source, rotation_of_matrix(display_matrix_of(frame)),
+                sink.display_matrix = display_matrix_of(frame)
+                anon = build_stages(config, source, rotation_of_matrix(sink.display_matrix),
                                     detector=detector, masker=masker, tracker=tracker,
                                     on_detections=writer)
             emit(anon.push(frame))

@@ -42,7 +42,9 @@ DEFAULT_CRF: dict[str, int] = {"libx264": 18, "libx265": 20, "libvpx-vp9": 24, "
 #: Encoders whose speed/quality trade-off is a named preset, and its default.
 DEFAULT_PRESET: dict[str, str] = {"libx264": "medium", "libx265": "medium", "libsvtav1": "8"}
 #: Encoders that need timestamps in 1/fps units (their bitstream counts pictures).
-PICTURE_CLOCK = {"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "h263", "libtheora"}
+PICTURE_CLOCK = {"mpeg1video", "mpeg2video", "libtheora"}
+#: Encoders whose time base denominator must fit 16 bits (else they get a 1/fps clock).
+SHORT_CLOCK = {"mpeg4", "msmpeg4", "h263"}
 #: Peak rate cap of CRF encodes, relative to the source's bitrate.
 PEAK_FACTOR = 2.0
 
@@ -200,7 +202,7 @@ def plan_encoder(
     if encoder == "libx265":
         options["x265-params"] = "log-level=error"
         options["forced-idr"] = "1"
-    picture_clock = encoder in PICTURE_CLOCK
+    picture_clock = encoder in PICTURE_CLOCK or (encoder in SHORT_CLOCK and time_base.denominator > 65535)
     tb = time_base
     if picture_clock and rate:
         tb = Fraction(1, 1) / Fraction(rate).limit_denominator(1001)

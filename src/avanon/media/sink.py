@@ -73,6 +73,12 @@ class MediaSink:
         self._last_pts: int | None = None
         self._plan: EncoderPlan | None = None
         self.frames_encoded = 0
+        self._pts_map: dict[int, int] = {}
+        self._last_dts: int | None = None
+        self._pts_origin: int | None = None
+        #: Display matrix to write (the pipeline sets it from the first *decoded* frame, since
+        #: a masked frame may no longer carry its side data).
+        self.display_matrix: tuple[int, ...] | None = None
 
         kept, stripped = split_metadata(source.container.metadata, keep_metadata)
         self.report.stripped_tags += [f"container:{k}" for k in stripped]
@@ -158,7 +164,7 @@ class MediaSink:
         if self.config.threads:
             cc.thread_count = self.config.threads
         cc.options = dict(plan.options)
-        matrix = display_matrix_of(first)
+        matrix = self.display_matrix if self.display_matrix is not None else display_matrix_of(first)
         if matrix and matrix != (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30):
             self.video.set_display_matrix(matrix)
         self.out.metadata.clear()
@@ -212,7 +218,13 @@ class MediaSink:
         src_tb = self.source.info.time_base
         pts = frame.pts
         if plan.picture_clock and pts is not None:
-            pts = round(pts * src_tb / plan.time_base)
+            # Picture-counting encoders get a 1/fps clock; remember the exact source pts so
+            # packets carry it again (see _restore_pts).
+            if self._pts_origin is None:
+                self._pts_origin = pts
+            enc = round((pts - self._pts_origin) * src_tb / plan.time_base)
+            self._pts_map[enc] = pts
+            pts = enc
         if pts is not None and self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # encoders refuse non-increasing pts
             self.report.notes.append("non-increasing timestamps in the source were bumped")
@@ -228,7 +240,35 @@ class MediaSink:
             raise EncoderError(f"{plan.encoder} failed to encode frame pts={frame.pts}: {exc}") from exc
         self.frames_encoded += 1
         for p in packets:
-            self._mux(p)
+            self._mux(self._restore_pts(p))
+
+    def _restore_pts(self, packet: av.Packet) -> av.Packet:
+        """Give a picture-clock packet its source pts back (exact, in the source time base)."""
+        plan = self._plan
+        if plan is None or not plan.picture_clock:
+            return packet
+        src_tb = self.source.info.time_base
+        enc_tb = plan.time_base
+        pts = packet.pts
+        new_pts = self._pts_map.pop(pts, None) if pts is not None else None
+        origin = self._pts_origin or 0
+        if new_pts is None and pts is not None:
+            new_pts = origin + round(pts * enc_tb / src_tb)
+        dts = packet.dts
+        new_dts = None if dts is None else origin + round(dts * enc_tb / src_tb)
+        if dts is not None and dts == pts:
+            new_dts = new_pts
+        if new_dts is not None and new_pts is not None and new_dts > new_pts:
+            new_dts = new_pts
+        if new_dts is not None and self._last_dts is not None and new_dts <= self._last_dts:
+            new_dts = self._last_dts + 1
+        self._last_dts = new_dts
+        packet.time_base = src_tb
+        packet.pts = new_pts
+        packet.dts = new_dts
+        if packet.duration:
+            packet.duration = round(packet.duration * enc_tb / src_tb)
+        return packet
 
     def _mux(self, packet: av.Packet) -> None:
         try:
@@ -242,7 +282,7 @@ class MediaSink:
             raise PipelineError(f"video stream #{self.source.video.index} has no decodable frame")
         try:
             for p in self.video.encode(None):
-                self._mux(p)
+                self._mux(self._restore_pts(p))
         except av.FFmpegError as exc:
             raise EncoderError(f"{self.report.encoder} failed while flushing: {exc}") from exc
         self.out.close()

@@ -1,0 +1,73 @@
+"""Shared fixtures: synthetic clips, a detector that reports known boxes, real-media lookup."""
+
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from mediafactory import make_clip  # noqa: E402
+
+from avanon.detections import Detections  # noqa: E402
+
+SHARED_MEDIA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "media").resolve()
+
+
+def shared_media() -> Path:
+    """../shared/media, or skip the test with the reason."""
+    if not SHARED_MEDIA.is_dir():
+        pytest.skip(f"real media folder {SHARED_MEDIA} is absent (only in the project's dev/CI checkout)")
+    return SHARED_MEDIA
+
+
+class BoxDetector:
+    """A FrameDetector that reports ``boxes(index)`` for frame ``index`` (coded coordinates)."""
+
+    def __init__(self, boxes, class_id: int = 0, skip=()):
+        self.boxes = boxes
+        self.class_id = class_id
+        self.skip = set(skip)
+        self.calls: list[int] = []
+
+    def detect(self, frames, indices):
+        out = []
+        for f, i in zip(frames, indices):
+            self.calls.append(i)
+            b = [] if i in self.skip else self.boxes(i)
+            out.append(Detections.from_boxes(np.asarray(b, np.float32).reshape(-1, 4),
+                                             class_ids=self.class_id, frame_index=i, pts=f.pts))
+        return out
+
+
+def moving_box(i: int) -> list[list[float]]:
+    """A box that moves 2 px per frame; stays inside a 96x64 frame for 30 frames."""
+    return [[8 + 2 * i, 12, 30 + 2 * i, 40]]
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory):
+    """The synthetic clips, built once per session."""
+    d = tmp_path_factory.mktemp("clips")
+    return {
+        "mp4": make_clip(d / "h264_vfr_rot.mp4", vfr=True, rotation=-90,
+                         audio=(("aac", "eng"), ("libopus", "fra")), subtitles="mov_text",
+                         tags={"title": "Holiday", "comment": "keep me", "artist": "Jane Doe",
+                               "location": "+48.8577+002.2950/"},
+                         video_tags={"handler_name": "Camera"}),
+        "mkv": make_clip(d / "mpeg4_chapters.mkv", codec="mpeg4", time_base=Fraction(1, 1000),
+                         audio=(("libopus", "eng"),), subtitles="subrip", attachment=True,
+                         chapters=True, tags={"title": "Street", "make": "Acme", "model": "X1",
+                                              "serial_number": "SN123"}),
+        "hevc10": make_clip(d / "hevc10.mkv", codec="libx265", pix_fmt="yuv420p10le",
+                            time_base=Fraction(1, 1000), options={"x265-params": "log-level=error"},
+                            color={"color_range": 1, "color_primaries": 9, "color_trc": 16,
+                                   "colorspace": 9}),
+        "mpg": make_clip(d / "mpeg1.mpg", codec="mpeg1video", rate=25,
+                         time_base=Fraction(1, 90000), audio=(("mp2", "und"),), size=(96, 64)),
+        "twovideo": make_clip(d / "two_video.mkv", time_base=Fraction(1, 1000), second_video=True),
+    }
