@@ -1,0 +1,303 @@
+"""`IouTracker`: ties detections into tracks and masks objects through the frames the detector
+misses.
+
+Online, frame by frame (per class): every live track predicts its box with a constant-velocity
+Kalman filter; detections are matched to predictions by IoU, then by centre distance within the
+prediction's uncertainty (small or fast objects), then low-score detections are matched to the
+tracks still free (ByteTrack's second pass). A track missed on a frame where the detector ran
+keeps its predicted box, grown with its uncertainty, for ``hold`` frames after its last detection;
+frames where the detector did not run never end a track. A track ends when its prediction leaves
+the picture, when the hold runs out, or at a shot cut.
+
+Each frame's final boxes are decided ``lookahead`` frames later, when more of the future is known:
+a gap between two detections of a track is filled by interpolation, and a track's first detection
+is carried back to the frames before it (never across a cut), extrapolated with the track's
+velocity. Only ``lookahead`` frames are ever held back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..detections import Detections
+from ..errors import ConfigError
+from .config import TrackConfig
+from .match import centre_distance, greedy_assign, iou_matrix
+from .motion import BoxFilter, cxcywh_to_xyxy, extrapolation_std, fit_velocity, xyxy_to_cxcywh
+
+__all__ = ["IouTracker"]
+
+log = logging.getLogger(__name__)
+
+#: Standard deviations of position uncertainty within which a detection's centre may be matched
+#: to a prediction whose box it does not overlap.
+_GATE_STD = 2.0
+#: ... and at least this far per frame since the track's last detection, as a fraction of the
+#: picture's diagonal: a track seen once does not know its velocity yet, and a small object in a
+#: fast pan moves more than its own size between detections.
+_GATE_PER_FRAME = 0.015
+
+
+@dataclass(slots=True)
+class _Entry:
+    """A track's box on one frame, as known online."""
+
+    frame: int
+    box: np.ndarray
+    score: float
+    det: bool  # a detection, else a prediction
+    held: bool = False  # prediction after a frame where the detector ran and missed the track
+
+
+class _Track:
+    __slots__ = ("id", "cls", "filter", "entries", "dets", "first", "floor", "hits",
+                 "last_det", "held", "missed", "alive")
+
+    def __init__(self, tid: int, cls: int, frame: int, box: np.ndarray, score: float,
+                 floor: int) -> None:
+        self.id = tid
+        self.cls = cls
+        self.filter = BoxFilter(box)
+        self.entries: deque[_Entry] = deque([_Entry(frame, box, score, True)])
+        #: detections not yet released, plus the newest released one (for interpolation)
+        self.dets: deque[_Entry] = deque([self.entries[0]])
+        self.first = frame
+        self.floor = floor  # the earliest frame the first box may be carried back to
+        self.hits = 1
+        self.last_det = frame
+        self.held = False  # missed on a frame where the detector ran, since the last detection
+        self.missed = False  # ... ever
+        self.alive = True
+
+
+@dataclass(slots=True)
+class _Frame:
+    frame_index: int
+    pts: int | None
+    loose: list  # (box, score, class) of low-score detections that continued no track
+
+
+class IouTracker:
+    """Per-class IoU + Kalman tracker with hold, lookahead and shot-cut handling.
+
+    Args:
+        config: tracking options.
+        frame_size: (width, height) of the coded picture, in pixels.
+        fps: the stream's average frame rate, to resolve a ``hold`` given in seconds.
+
+    Example:
+        >>> from avanon.detections import Detections
+        >>> tr = IouTracker(TrackConfig(hold=5, lookahead=2, min_hits=1), (640, 360), 30.0)
+        >>> out = []
+        >>> for i, boxes in enumerate([[[10, 10, 50, 50]], [], [[14, 10, 54, 50]]]):
+        ...     out += tr.update(Detections.from_boxes(boxes, frame_index=i))
+        >>> out += tr.flush()
+        >>> [len(d) for d in out], out[1].track_ids.tolist()
+        ([1, 1, 1], [1])
+    """
+
+    def __init__(self, config: TrackConfig, frame_size: tuple[int, int], fps: float) -> None:
+        w, h = frame_size
+        if not (w > 0 and h > 0):
+            raise ConfigError(f"frame_size: expected (width, height) > 0, got {frame_size!r}")
+        self.config = config
+        #: Frames :meth:`update` holds back before releasing them.
+        self.lookahead: int = config.lookahead
+        self._hold = config.hold_frames(fps)
+        self._size = (float(w), float(h))
+        self._gate_step = _GATE_PER_FRAME * float(np.hypot(w, h))
+        self._next_id = 1
+        self._t = -1  # internal index of the newest frame fed
+        self._released = 0  # internal index of the next frame to release
+        self._frames: deque[_Frame] = deque()
+        self._live: dict[int, list[_Track]] = {}
+        self._tracks: list[_Track] = []  # every track with output still to release, by id
+        self._cut_floor = 0
+        self._last_index: int | None = None
+
+    # -- the protocol ---------------------------------------------------------------------
+    def update(self, dets: Detections, *, observed: bool = True, cut: bool = False) -> list[Detections]:
+        """Feed the next frame's detections; return the frames that are now final."""
+        if self._last_index is not None and dets.frame_index != self._last_index + 1:
+            raise ValueError(
+                f"IouTracker.update: expected frame_index {self._last_index + 1}, "
+                f"got {dets.frame_index}"
+            )
+        self._last_index = dets.frame_index
+        self._t += 1
+        t = self._t
+        if cut:
+            for tracks in self._live.values():
+                for tr in tracks:
+                    tr.alive = False
+            self._live.clear()
+            self._cut_floor = t
+        frame = _Frame(dets.frame_index, dets.pts, [])
+        cfg = self.config
+        wh = dets.xyxy[:, 2:] - dets.xyxy[:, :2]
+        keep = (dets.scores >= cfg.low_score) & (wh > 0).all(axis=1)
+        boxes = dets.xyxy[keep].astype(np.float64)
+        scores = dets.scores[keep].astype(np.float64)
+        cids = dets.class_ids[keep]
+        for cls in sorted(set(self._live) | set(cids.tolist())):
+            sel = cids == cls
+            self._step(cls, t, boxes[sel], scores[sel], observed, frame)
+        self._frames.append(frame)
+        out = []
+        while self._released <= t - self.lookahead:
+            out.append(self._release())
+        return out
+
+    def flush(self) -> list[Detections]:
+        """Release every frame still held (end of stream) and forget all tracks."""
+        out = [self._release() for _ in range(self._t + 1 - self._released)]
+        self._live.clear()
+        self._tracks.clear()
+        return out
+
+    # -- online step ----------------------------------------------------------------------
+    def _step(self, cls: int, t: int, boxes: np.ndarray, scores: np.ndarray, observed: bool,
+              frame: _Frame) -> None:
+        cfg = self.config
+        tracks = self._live.get(cls, [])
+        for tr in tracks:
+            tr.filter.predict()
+        pred = np.array([tr.filter.box() for tr in tracks]).reshape(-1, 4)
+        high = np.flatnonzero(scores >= cfg.high_score)
+        low = np.flatnonzero(scores < cfg.high_score)
+        free_t = list(range(len(tracks)))
+        matches: list[tuple[int, int]] = []
+
+        def match(det_idx: np.ndarray, by_distance: bool) -> np.ndarray:
+            """Match ``det_idx`` to the free tracks; return the detections left over."""
+            if not len(det_idx) or not free_t:
+                return det_idx
+            p, d = pred[free_t], boxes[det_idx]
+            iou = iou_matrix(p, d)
+            pairs = greedy_assign(iou, (iou >= cfg.iou_threshold) & (iou > 0))
+            used_t = {free_t[r] for r, _ in pairs}
+            used_d = {int(det_idx[c]) for _, c in pairs}
+            matches.extend((free_t[r], int(det_idx[c])) for r, c in pairs)
+            rest_t = [i for i in free_t if i not in used_t]
+            rest_d = np.array([i for i in det_idx if int(i) not in used_d], int)
+            if by_distance and rest_t and len(rest_d):
+                half = (pred[rest_t, 2:] - pred[rest_t, :2]) / 2
+                margin = np.array([tracks[i].filter.margin(_GATE_STD, 1.0) for i in rest_t])
+                least = np.array([t - tracks[i].last_det for i in rest_t]) * self._gate_step
+                reach = half + np.maximum(margin, least[:, None])
+                dist = centre_distance(pred[rest_t], reach, boxes[rest_d])
+                pairs = greedy_assign(-dist, dist <= 1.0)
+                matches.extend((rest_t[r], int(rest_d[c])) for r, c in pairs)
+                used_t = {rest_t[r] for r, _ in pairs}
+                used_d = {int(rest_d[c]) for _, c in pairs}
+                rest_t = [i for i in rest_t if i not in used_t]
+                rest_d = np.array([i for i in rest_d if int(i) not in used_d], int)
+            free_t[:] = rest_t
+            return rest_d
+
+        new = match(high, by_distance=True)
+        loose = match(low, by_distance=False)
+
+        for ti, di in matches:
+            tr = tracks[ti]
+            tr.filter.update(boxes[di])
+            entry = _Entry(t, boxes[di], float(scores[di]), True)
+            tr.entries.append(entry)
+            tr.dets.append(entry)
+            tr.hits += 1
+            tr.last_det = t
+            tr.held = False
+        for ti in free_t:
+            tr = tracks[ti]
+            expired = observed and t - tr.last_det > self._hold
+            if expired or self._visible(pred[ti]) < cfg.edge_margin:
+                tr.alive = False
+                continue
+            tr.held = tr.held or observed
+            tr.missed = tr.missed or observed
+            grown = cxcywh_to_xyxy(tr.filter.mean, tr.filter.margin(cfg.grow, cfg.max_grow))
+            tr.entries.append(_Entry(t, grown, tr.dets[-1].score, False, tr.held))
+        for di in new:
+            tr = _Track(self._next_id, cls, t, boxes[di], float(scores[di]), self._cut_floor)
+            self._next_id += 1
+            tracks.append(tr)
+            self._tracks.append(tr)
+        frame.loose.extend((boxes[di], float(scores[di]), cls) for di in loose)
+        alive = [tr for tr in tracks if tr.alive]
+        if alive:
+            self._live[cls] = alive
+        else:
+            self._live.pop(cls, None)
+
+    def _visible(self, box: np.ndarray) -> float:
+        """Fraction of ``box`` inside the picture."""
+        w, h = self._size
+        area = max(box[2] - box[0], 1e-9) * max(box[3] - box[1], 1e-9)
+        iw = max(0.0, min(box[2], w) - max(box[0], 0.0))
+        ih = max(0.0, min(box[3], h) - max(box[1], 0.0))
+        return iw * ih / area
+
+    # -- release --------------------------------------------------------------------------
+    def _release(self) -> Detections:
+        t = self._released
+        self._released += 1
+        frame = self._frames.popleft()
+        rows: list[tuple[np.ndarray, float, int, int]] = []
+        pending = []
+        for tr in self._tracks:
+            found = self._box_at(tr, t)
+            if found is not None:
+                rows.append((found[0], found[1], tr.cls, tr.id))
+            if tr.alive or tr.entries:
+                pending.append(tr)
+        self._tracks = pending
+        rows.extend((box, score, cls, -1) for box, score, cls in frame.loose)
+        if not rows:
+            return Detections.empty(frame.frame_index, frame.pts)
+        w, h = self._size
+        xyxy = np.clip(np.array([r[0] for r in rows]), 0, [w, h, w, h])
+        ok = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+        return Detections(xyxy[ok], np.array([r[1] for r in rows])[ok],
+                          np.array([r[2] for r in rows])[ok], np.array([r[3] for r in rows])[ok],
+                          frame.frame_index, frame.pts)
+
+    def _box_at(self, tr: _Track, t: int) -> tuple[np.ndarray, float] | None:
+        """Track ``tr``'s final box on frame ``t``, or None; consumes its entry for ``t``."""
+        cfg = self.config
+        if tr.entries and tr.entries[0].frame == t:
+            e = tr.entries.popleft()
+            while len(tr.dets) >= 2 and tr.dets[1].frame <= t:
+                tr.dets.popleft()
+            if e.det:
+                return e.box, e.score
+            prev = tr.dets[0]
+            if len(tr.dets) >= 2:  # detected again within the lookahead: interpolate the gap
+                nxt = tr.dets[1]
+                a = (t - prev.frame) / (nxt.frame - prev.frame)
+                return prev.box + a * (nxt.box - prev.box), min(prev.score, nxt.score)
+            if not e.held or tr.hits >= cfg.min_hits:
+                return e.box, e.score
+            return None
+        # A track not yet confirmed is carried back until the detector has run and missed it:
+        # a real object detected late is usually detected again on the next frames.
+        if t < tr.first and t >= tr.floor and (tr.hits >= cfg.min_hits or not tr.missed):
+            return self._carry_back(tr, tr.first - t)
+        return None
+
+    def _carry_back(self, tr: _Track, k: int) -> tuple[np.ndarray, float]:
+        """The first detection of ``tr`` moved ``k`` frames back along the velocity of its
+        detections so far (all still within the lookahead)."""
+        cfg = self.config
+        first = tr.dets[0]
+        vel, vel_var = fit_velocity([e.frame for e in tr.dets], [e.box for e in tr.dets])
+        state = xyxy_to_cxcywh(first.box)
+        size = state[2:].copy()
+        mean = state - k * vel
+        mean[2:] = np.clip(mean[2:], 0.5 * size, 2.0 * size)
+        std = extrapolation_std(k, size, vel_var)
+        margin = np.minimum(cfg.grow * (std[:2] + std[2:] / 2), cfg.max_grow * mean[2:])
+        return cxcywh_to_xyxy(mean, margin), first.score
