@@ -75,8 +75,8 @@ def frame_planes(frame: av.VideoFrame) -> list[np.ndarray]:
     bits = max(c.bits for c in frame.format.components)
     dtype = np.dtype(np.uint8 if bits <= 8 else np.uint16)
     out = []
-    for plane in frame.planes:
-        channels = sum(1 for c in frame.format.components if c.plane == plane.index)
+    for index, plane in enumerate(frame.planes):
+        channels = sum(1 for c in frame.format.components if c.plane == index)
         rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
         out.append(rows[:, : plane.width * channels].copy())
     return out

@@ -54,6 +54,19 @@ def test_kernel_matches_reference(mode, ellipse, dtype, sx, sy):
         np.testing.assert_array_equal(got[~union], plane[~union])
 
 
+@pytest.mark.parametrize("strength", [0.05, 0.6, 40.0])
+@pytest.mark.parametrize("sx, sy", [(0, 0), (1, 1), (2, 0)])
+def test_blur_matches_reference_at_any_radius(sx, sy, strength):
+    """Radii from 1 sample to far beyond the box (edges replicated) agree with the reference."""
+    rng = np.random.default_rng(21)
+    plane = random_plane(rng, np.uint16, sx, sy, bits=16)
+    boxes = np.concatenate([EDGE_BOXES, random_boxes(rng)])
+    for ellipse in (False, True):
+        got = run("blur", kernels, plane, boxes, sx, sy, ellipse, strength=strength)
+        want = run("blur", reference, plane, boxes, sx, sy, ellipse, strength=strength)
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_strided_views_match_contiguous(mode):
     """Kernels work on a channel of an interleaved plane (a strided view) as on a plain plane."""

@@ -164,19 +164,59 @@ def pixelate_boxes(plane: np.ndarray, boxes: np.ndarray, sx: int, sy: int, ellip
             by += bsy
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _div_round(total: int, n: int, inv: float) -> int:
+    """``(total + n // 2) // n`` for ``total >= 0``, by a reciprocal multiply and a correction."""
+    a = total + n // 2
+    q = np.int64(a * inv)
+    if q * n > a:
+        q -= 1
+    elif (q + 1) * n <= a:
+        q += 1
+    return q
+
+
 @njit(cache=True, nogil=True)
-def _box_blur_rows(src: np.ndarray, dst: np.ndarray, r: int) -> None:
-    """One horizontal box blur of radius ``r`` with replicated edges, rounded to integers."""
+def _blur_rows(src: np.ndarray, dst: np.ndarray, r: int) -> None:
+    """Horizontal box blur of radius ``r``, edges replicated, rounded to integers."""
     h, w = src.shape
     n = 2 * r + 1
-    half = n // 2
+    inv = 1.0 / n
+    last = w - 1
     for j in range(h):
-        total = 0
-        for t in range(-r, r + 1):
-            total += src[j, min(max(t, 0), w - 1)]
+        # Window of sample 0: (r + 1) copies of src[0], then src[1..r] clamped to the row.
+        total = np.int64(src[j, 0]) * (r + 1)
+        for t in range(1, min(r, last) + 1):
+            total += src[j, t]
+        if r > last:
+            total += np.int64(src[j, last]) * (r - last)
         for i in range(w):
-            dst[j, i] = (total + half) // n
-            total += src[j, min(i + r + 1, w - 1)] - src[j, max(i - r, 0)]
+            dst[j, i] = _div_round(total, n, inv)
+            total += np.int64(src[j, min(i + r + 1, last)]) - src[j, max(i - r, 0)]
+
+
+@njit(cache=True, nogil=True)
+def _blur_cols(src: np.ndarray, dst: np.ndarray, r: int) -> None:
+    """Vertical box blur of radius ``r``, row by row over running column sums."""
+    h, w = src.shape
+    n = 2 * r + 1
+    inv = 1.0 / n
+    last = h - 1
+    total = np.empty(w, np.int64)
+    for i in range(w):
+        total[i] = np.int64(src[0, i]) * (r + 1)
+    for t in range(1, min(r, last) + 1):
+        for i in range(w):
+            total[i] += src[t, i]
+    if r > last:
+        for i in range(w):
+            total[i] += np.int64(src[last, i]) * (r - last)
+    for j in range(h):
+        add = min(j + r + 1, last)
+        sub = max(j - r, 0)
+        for i in range(w):
+            dst[j, i] = _div_round(total[i], n, inv)
+            total[i] += np.int64(src[add, i]) - src[sub, i]
 
 
 @njit(cache=True, nogil=True)
@@ -208,22 +248,14 @@ def blur_boxes(plane: np.ndarray, boxes: np.ndarray, sx: int, sy: int, ellipse: 
         ry = max(1, int(math.floor(radius / (1 << sy) + 0.5)))
         bh = py1 - py0
         bw = px1 - px0
-        a = np.empty((bh, bw), np.int64)
+        a = np.empty((bh, bw), np.int32)
         for j in range(bh):
             for i in range(bw):
-                a[j, i] = np.int64(plane[py0 + j, px0 + i]) >> shift
-        b = np.empty((bh, bw), np.int64)
-        at = np.empty((bw, bh), np.int64)
-        bt = np.empty((bw, bh), np.int64)
+                a[j, i] = np.int32(plane[py0 + j, px0 + i]) >> shift
+        b = np.empty((bh, bw), np.int32)
         for _ in range(passes):
-            _box_blur_rows(a, b, rx)
-            for j in range(bh):
-                for i in range(bw):
-                    at[i, j] = b[j, i]
-            _box_blur_rows(at, bt, ry)
-            for j in range(bh):
-                for i in range(bw):
-                    a[j, i] = bt[i, j]
+            _blur_rows(a, b, rx)
+            _blur_cols(b, a, ry)
         if ellipse:
             du2 = _axis_d2(px0, px1, sx, X0, X1)
             dv2 = _axis_d2(py0, py1, sy, Y0, Y1)
