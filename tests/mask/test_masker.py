@@ -130,6 +130,11 @@ def test_packed_formats_go_through_a_planar_copy(name, planar, mode):
     PlaneMasker(cfg).apply(direct, Detections.from_boxes(boxes))
     for got, exp in zip(frame_planes(out.reformat(format=planar)), frame_planes(direct)):
         np.testing.assert_array_equal(got, exp)
+    if name == "rgb24":  # and nothing outside the boxes moved through the round trip
+        keep = np.ones((H, W), bool)
+        for box in scaled(boxes, 1.0):
+            keep &= ~covered(box, 0, 0, keep.shape)
+        np.testing.assert_array_equal(out.to_ndarray()[keep], frame.to_ndarray()[keep])
 
 
 def test_rgb24_solid_through_to_ndarray():
@@ -169,6 +174,21 @@ def test_infinite_boxes_reach_the_edges_and_nan_is_refused():
     assert all((p == v).all() for p, v in zip(frame_planes(frame), (16, 128, 128)))
     with pytest.raises(ValueError, match="NaN"):
         PlaneMasker().apply(frame, Detections.from_boxes([[0, 0, np.nan, 5]]))
+
+
+def test_hardware_frames_are_refused():
+    assert plane_layout("cuda") is None
+    frame = _FakeHwFrame(av.VideoFrame(16, 16, "yuv420p"))
+    with pytest.raises(ValueError, match="hardware format 'cuda'"):
+        PlaneMasker().apply(frame, Detections.from_boxes([[0, 0, 4, 4]]))  # type: ignore[arg-type]
+
+
+class _FakeHwFrame:
+    """Enough of a hardware frame for the check: PyAV cannot build real ones without a GPU."""
+
+    def __init__(self, frame: av.VideoFrame) -> None:
+        self.format = av.VideoFormat("cuda", frame.width, frame.height)
+        self.width, self.height = frame.width, frame.height
 
 
 @pytest.mark.parametrize("mode", MODES)

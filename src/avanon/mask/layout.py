@@ -89,7 +89,7 @@ def plane_layout(name: str) -> Layout | None:
     """
     fmt = av.VideoFormat(name, _PROBE, _PROBE)
     comps = fmt.components
-    if fmt.has_palette or fmt.is_bit_stream or fmt.is_bayer or _FLOAT.search(name):
+    if not comps or fmt.has_palette or fmt.is_bit_stream or fmt.is_bayer or _FLOAT.search(name):
         return None
     bits = max(c.bits for c in comps)
     if bits > 16 or (bits > 8 and fmt.is_big_endian):

@@ -134,7 +134,8 @@ class PlaneMasker:
             with the same timestamps and colour properties; ``frame`` is left as it was.
 
         Raises:
-            ValueError: a box coordinate is NaN.
+            ValueError: a box coordinate is NaN, or the frame is a hardware frame (download it
+                to system memory first).
         """
         if len(dets) == 0:
             return frame
@@ -164,6 +165,10 @@ class PlaneMasker:
     def _apply_converted(self, frame: av.VideoFrame, boxes: np.ndarray) -> av.VideoFrame:
         """Mask a frame in a format the kernels cannot address, through a planar copy."""
         name = frame.format.name
+        if not frame.format.components:
+            raise ValueError(
+                f"mask: expected a frame in system memory, got hardware format {name!r}"
+            )
         target = planar_equivalent(name)
         layout = self._layout(target)
         if layout is None:  # pragma: no cover - planar_equivalent only names planar formats
