@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from avanon.track.match import centre_distance, greedy_assign, iou_matrix
-from avanon.track.motion import BoxFilter, fit_velocity
+from avanon.track.motion import BoxFilters, fit_velocity
 
 
 def test_iou_matrix_known_values():
@@ -30,17 +30,21 @@ def test_centre_distance(det, expect):
     assert d[0, 0] == pytest.approx(expect)
 
 
-def test_box_filter_learns_constant_velocity():
-    f = BoxFilter([0, 0, 40, 40])
+def test_box_filters_learn_constant_velocity_row_by_row():
+    f = BoxFilters()
+    f.add(np.array([[0.0, 0, 40, 40], [100, 100, 120, 110]]))
     for i in range(1, 30):
         f.predict()
-        f.update([3 * i, -2 * i, 3 * i + 40, -2 * i + 40])
-    np.testing.assert_allclose(f.vel, [3, -2, 0, 0], atol=0.05)
-    before = f.margin(1.0, 10.0)
+        f.update([0], np.array([[3 * i, -2 * i, 3 * i + 40, -2 * i + 40]]))
+    np.testing.assert_allclose(f.vel[0], [3, -2, 0, 0], atol=0.05)
+    np.testing.assert_allclose(f.vel[1], 0)  # never updated: predicted only
+    before = f.margins(1.0, 10.0)
     f.predict()
-    np.testing.assert_allclose(f.box(), [90, -60, 130, -20], atol=0.5)
-    assert (f.margin(1.0, 10.0) > before).all()
-    assert (f.margin(100.0, 0.25) == 10.0).all()  # capped at a fraction of the size
+    np.testing.assert_allclose(f.boxes()[0], [90, -60, 130, -20], atol=0.5)
+    assert (f.margins(1.0, 10.0)[0] > before[0]).all()
+    np.testing.assert_allclose(f.margins(100.0, 0.25), [[10, 10], [5, 2.5]])  # capped
+    f.keep(np.array([False, True]))
+    assert len(f) == 1 and f.mean[0, 0] == 110
 
 
 def test_fit_velocity():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BoxFilter", "xyxy_to_cxcywh", "cxcywh_to_xyxy", "extrapolation_std", "fit_velocity"]
+__all__ = ["BoxFilters", "xyxy_to_cxcywh", "cxcywh_to_xyxy", "extrapolation_std", "fit_velocity"]
 
 #: Standard deviations, as fractions of the box size: position noise per frame, velocity noise
 #: per frame, and measurement noise (ByteTrack's weights).
@@ -24,80 +24,102 @@ INIT_VEL = 1.0 / 4
 
 
 def xyxy_to_cxcywh(box: np.ndarray) -> np.ndarray:
-    """``x0, y0, x1, y1`` -> ``cx, cy, w, h`` (float64)."""
+    """``x0, y0, x1, y1`` -> ``cx, cy, w, h`` (float64), for one box (4,) or many (N, 4)."""
     b = np.asarray(box, np.float64)
-    return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, b[2] - b[0], b[3] - b[1]])
+    return np.concatenate([(b[..., :2] + b[..., 2:]) / 2, b[..., 2:] - b[..., :2]], axis=-1)
 
 
 def cxcywh_to_xyxy(state: np.ndarray, margin: np.ndarray | None = None) -> np.ndarray:
-    """``cx, cy, w, h`` -> ``x0, y0, x1, y1``, each side pushed out by ``margin`` (mx, my)."""
-    cx, cy, w, h = state
-    mx, my = (0.0, 0.0) if margin is None else margin
-    return np.array([cx - w / 2 - mx, cy - h / 2 - my, cx + w / 2 + mx, cy + h / 2 + my])
+    """``cx, cy, w, h`` -> ``x0, y0, x1, y1``, each side pushed out by ``margin`` (mx, my);
+    for one box (4,) or many (N, 4)."""
+    s = np.asarray(state, np.float64)
+    half = s[..., 2:] / 2
+    if margin is not None:
+        half = half + margin
+    return np.concatenate([s[..., :2] - half, s[..., :2] + half], axis=-1)
 
 
 def _scale(size: np.ndarray) -> np.ndarray:
-    """Per-coordinate noise scale: the box width for cx and w, its height for cy and h."""
-    w, h = max(float(size[0]), 1.0), max(float(size[1]), 1.0)
-    return np.array([w, h, w, h])
+    """Per-coordinate noise scale from sizes ``w, h`` (..., 2): the width for cx and w, the
+    height for cy and h -> (..., 4)."""
+    wh = np.maximum(np.asarray(size, np.float64), 1.0)
+    return np.concatenate([wh, wh], axis=-1)
 
 
-class BoxFilter:
-    """Kalman filter of one box under constant velocity.
+class BoxFilters:
+    """Kalman filters of N boxes under constant velocity, one row each, updated together.
 
     Example:
-        >>> f = BoxFilter([0, 0, 10, 10])
+        >>> f = BoxFilters()
+        >>> f.add(np.array([[0.0, 0, 10, 10]]))
         >>> for x in (2, 4, 6):
         ...     f.predict()
-        ...     f.update([x, 0, x + 10, 10])
+        ...     f.update([0], np.array([[x, 0, x + 10, 10]]))
         >>> f.predict()
-        >>> bool(f.box()[0] > 6)
+        >>> bool(f.boxes()[0, 0] > 6)
         True
     """
 
-    __slots__ = ("mean", "vel", "pp", "pv", "vv")
+    def __init__(self) -> None:
+        self.mean = np.zeros((0, 4))
+        self.vel = np.zeros((0, 4))
+        self.pp = np.zeros((0, 4))
+        self.pv = np.zeros((0, 4))
+        self.vv = np.zeros((0, 4))
 
-    def __init__(self, box) -> None:
-        self.mean = xyxy_to_cxcywh(box)
-        self.vel = np.zeros(4)
-        s = _scale(self.mean[2:])
-        self.pp = (2 * POS_NOISE * s) ** 2
-        self.pv = np.zeros(4)
-        self.vv = (INIT_VEL * s) ** 2
+    def __len__(self) -> int:
+        return len(self.mean)
+
+    def add(self, boxes: np.ndarray) -> None:
+        """Start a filter per box ``x0, y0, x1, y1`` (appended as new rows), velocity unknown."""
+        z = xyxy_to_cxcywh(boxes)
+        s = _scale(z[:, 2:])
+        self.mean = np.concatenate([self.mean, z])
+        self.vel = np.concatenate([self.vel, np.zeros_like(z)])
+        self.pp = np.concatenate([self.pp, (2 * POS_NOISE * s) ** 2])
+        self.pv = np.concatenate([self.pv, np.zeros_like(z)])
+        self.vv = np.concatenate([self.vv, (INIT_VEL * s) ** 2])
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only ``rows`` (boolean mask or indices), in that order."""
+        for name in ("mean", "vel", "pp", "pv", "vv"):
+            setattr(self, name, getattr(self, name)[rows])
 
     def predict(self) -> None:
-        """Advance one frame."""
-        s = _scale(self.mean[2:])
+        """Advance every filter one frame."""
+        s = _scale(self.mean[:, 2:])
         self.mean = self.mean + self.vel
-        self.mean[2:] = np.maximum(self.mean[2:], 1.0)
+        self.mean[:, 2:] = np.maximum(self.mean[:, 2:], 1.0)
         self.pp = self.pp + 2 * self.pv + self.vv + (POS_NOISE * s) ** 2
         self.pv = self.pv + self.vv
         self.vv = self.vv + (VEL_NOISE * s) ** 2
 
-    def update(self, box) -> None:
-        """Correct with a measured box ``x0, y0, x1, y1``."""
-        z = xyxy_to_cxcywh(box)
-        r = (MEAS_NOISE * _scale(z[2:])) ** 2
-        s = self.pp + r
-        kp, kv = self.pp / s, self.pv / s
-        y = z - self.mean
-        self.mean = self.mean + kp * y
-        self.vel = self.vel + kv * y
-        pv = self.pv
-        self.pp = (1 - kp) * self.pp
-        self.pv = (1 - kp) * pv
-        self.vv = self.vv - kv * pv
+    def update(self, rows, boxes: np.ndarray) -> None:
+        """Correct filters ``rows`` with measured boxes ``x0, y0, x1, y1`` (one per row)."""
+        rows = np.asarray(rows, np.intp)
+        if not len(rows):
+            return
+        z = xyxy_to_cxcywh(boxes)
+        r = (MEAS_NOISE * _scale(z[:, 2:])) ** 2
+        pp, pv, vv = self.pp[rows], self.pv[rows], self.vv[rows]
+        kp, kv = pp / (pp + r), pv / (pp + r)
+        y = z - self.mean[rows]
+        self.mean[rows] += kp * y
+        self.vel[rows] += kv * y
+        self.pp[rows] = (1 - kp) * pp
+        self.pv[rows] = (1 - kp) * pv
+        self.vv[rows] = vv - kv * pv
 
-    def box(self) -> np.ndarray:
-        """The estimated box, ``x0, y0, x1, y1``."""
+    def boxes(self) -> np.ndarray:
+        """(N, 4) estimated boxes ``x0, y0, x1, y1``."""
         return cxcywh_to_xyxy(self.mean)
 
-    def margin(self, n_std: float, max_frac: float) -> np.ndarray:
-        """How far to push each side out to cover ``n_std`` standard deviations (mx, my),
-        at most ``max_frac`` of the box size."""
+    def margins(self, n_std: float, max_frac: float) -> np.ndarray:
+        """(N, 2) how far to push each side out to cover ``n_std`` standard deviations
+        (mx, my), at most ``max_frac`` of the box size."""
         std = np.sqrt(np.maximum(self.pp, 0.0))
-        m = n_std * (std[:2] + std[2:] / 2)
-        return np.minimum(m, max_frac * self.mean[2:])
+        m = n_std * (std[:, :2] + std[:, 2:] / 2)
+        return np.minimum(m, max_frac * self.mean[:, 2:])
 
 
 def extrapolation_std(frames: int, size: np.ndarray, vel_var: np.ndarray) -> np.ndarray:
@@ -114,7 +136,7 @@ def fit_velocity(frames, boxes) -> tuple[np.ndarray, np.ndarray]:
     ``frames``, and its variance. One detection gives velocity 0 with a new track's uncertainty.
     """
     f = np.asarray(frames, np.float64)
-    z = np.array([xyxy_to_cxcywh(b) for b in boxes])
+    z = xyxy_to_cxcywh(np.asarray(boxes, np.float64).reshape(-1, 4))
     s = _scale(z[0, 2:])
     spread = float(((f - f.mean()) ** 2).sum())
     if len(f) < 2 or spread == 0:

@@ -27,7 +27,7 @@ from ..detections import Detections
 from ..errors import ConfigError
 from .config import TrackConfig
 from .match import centre_distance, greedy_assign, iou_matrix
-from .motion import BoxFilter, cxcywh_to_xyxy, extrapolation_std, fit_velocity, xyxy_to_cxcywh
+from .motion import BoxFilters, cxcywh_to_xyxy, extrapolation_std, fit_velocity, xyxy_to_cxcywh
 
 __all__ = ["IouTracker"]
 
@@ -54,14 +54,13 @@ class _Entry:
 
 
 class _Track:
-    __slots__ = ("id", "cls", "filter", "entries", "dets", "first", "floor", "hits",
+    __slots__ = ("id", "cls", "entries", "dets", "first", "floor", "hits",
                  "last_det", "held", "missed", "alive")
 
     def __init__(self, tid: int, cls: int, frame: int, box: np.ndarray, score: float,
                  floor: int) -> None:
         self.id = tid
         self.cls = cls
-        self.filter = BoxFilter(box)
         self.entries: deque[_Entry] = deque([_Entry(frame, box, score, True)])
         #: detections not yet released, plus the newest released one (for interpolation)
         self.dets: deque[_Entry] = deque([self.entries[0]])
@@ -114,7 +113,8 @@ class IouTracker:
         self._t = -1  # internal index of the newest frame fed
         self._released = 0  # internal index of the next frame to release
         self._frames: deque[_Frame] = deque()
-        self._live: dict[int, list[_Track]] = {}
+        self._live: dict[int, list[_Track]] = {}  # per class, row i <-> self._filters[cls] row i
+        self._filters: dict[int, BoxFilters] = {}
         self._tracks: list[_Track] = []  # every track with output still to release, by id
         self._cut_floor = 0
         self._last_index: int | None = None
@@ -135,6 +135,7 @@ class IouTracker:
                 for tr in tracks:
                     tr.alive = False
             self._live.clear()
+            self._filters.clear()
             self._cut_floor = t
         frame = _Frame(dets.frame_index, dets.pts, [])
         cfg = self.config
@@ -156,6 +157,7 @@ class IouTracker:
         """Release every frame still held (end of stream) and forget all tracks."""
         out = [self._release() for _ in range(self._t + 1 - self._released)]
         self._live.clear()
+        self._filters.clear()
         self._tracks.clear()
         return out
 
@@ -164,54 +166,53 @@ class IouTracker:
               frame: _Frame) -> None:
         cfg = self.config
         tracks = self._live.get(cls, [])
-        for tr in tracks:
-            tr.filter.predict()
-        pred = np.array([tr.filter.box() for tr in tracks]).reshape(-1, 4)
-        high = np.flatnonzero(scores >= cfg.high_score)
-        low = np.flatnonzero(scores < cfg.high_score)
-        free_t = list(range(len(tracks)))
+        filters = self._filters.setdefault(cls, BoxFilters())
+        filters.predict()
+        pred = filters.boxes()
+        free_t = np.arange(len(tracks))
         matches: list[tuple[int, int]] = []
 
-        def match(det_idx: np.ndarray, by_distance: bool) -> np.ndarray:
-            """Match ``det_idx`` to the free tracks; return the detections left over."""
-            if not len(det_idx) or not free_t:
+        def match(det_idx: np.ndarray, score: np.ndarray, accept: np.ndarray) -> np.ndarray:
+            """Pair free tracks with ``det_idx``; return the detections left over."""
+            nonlocal free_t
+            pairs = greedy_assign(score, accept)
+            matches.extend((int(free_t[r]), int(det_idx[c])) for r, c in pairs)
+            free_t = np.delete(free_t, [r for r, _ in pairs])
+            return np.delete(det_idx, [c for _, c in pairs])
+
+        def by_iou(det_idx: np.ndarray) -> np.ndarray:
+            if not len(det_idx) or not len(free_t):
                 return det_idx
-            p, d = pred[free_t], boxes[det_idx]
-            iou = iou_matrix(p, d)
-            pairs = greedy_assign(iou, (iou >= cfg.iou_threshold) & (iou > 0))
-            used_t = {free_t[r] for r, _ in pairs}
-            used_d = {int(det_idx[c]) for _, c in pairs}
-            matches.extend((free_t[r], int(det_idx[c])) for r, c in pairs)
-            rest_t = [i for i in free_t if i not in used_t]
-            rest_d = np.array([i for i in det_idx if int(i) not in used_d], int)
-            if by_distance and rest_t and len(rest_d):
-                half = (pred[rest_t, 2:] - pred[rest_t, :2]) / 2
-                margin = np.array([tracks[i].filter.margin(_GATE_STD, 1.0) for i in rest_t])
-                least = np.array([t - tracks[i].last_det for i in rest_t]) * self._gate_step
-                reach = half + np.maximum(margin, least[:, None])
-                dist = centre_distance(pred[rest_t], reach, boxes[rest_d])
-                pairs = greedy_assign(-dist, dist <= 1.0)
-                matches.extend((rest_t[r], int(rest_d[c])) for r, c in pairs)
-                used_t = {rest_t[r] for r, _ in pairs}
-                used_d = {int(rest_d[c]) for _, c in pairs}
-                rest_t = [i for i in rest_t if i not in used_t]
-                rest_d = np.array([i for i in rest_d if int(i) not in used_d], int)
-            free_t[:] = rest_t
-            return rest_d
+            iou = iou_matrix(pred[free_t], boxes[det_idx])
+            return match(det_idx, iou, (iou >= cfg.iou_threshold) & (iou > 0))
 
-        new = match(high, by_distance=True)
-        loose = match(low, by_distance=False)
+        def by_distance(det_idx: np.ndarray) -> np.ndarray:
+            if not len(det_idx) or not len(free_t):
+                return det_idx
+            p = pred[free_t]
+            since = np.array([t - tracks[i].last_det for i in free_t], np.float64)
+            spread = np.maximum(filters.margins(_GATE_STD, 1.0)[free_t],
+                                since[:, None] * self._gate_step)
+            dist = centre_distance(p, (p[:, 2:] - p[:, :2]) / 2 + spread, boxes[det_idx])
+            return match(det_idx, -dist, dist <= 1.0)
 
+        new = by_distance(by_iou(np.flatnonzero(scores >= cfg.high_score)))
+        loose = by_iou(np.flatnonzero(scores < cfg.high_score))
+
+        if matches:
+            filters.update([ti for ti, _ in matches], boxes[[di for _, di in matches]])
         for ti, di in matches:
             tr = tracks[ti]
-            tr.filter.update(boxes[di])
             entry = _Entry(t, boxes[di], float(scores[di]), True)
             tr.entries.append(entry)
             tr.dets.append(entry)
             tr.hits += 1
             tr.last_det = t
             tr.held = False
-        for ti in free_t:
+        if len(free_t):
+            grown = cxcywh_to_xyxy(filters.mean[free_t],
+                                   filters.margins(cfg.grow, cfg.max_grow)[free_t])
+        for ti, box in zip(free_t, grown if len(free_t) else ()):
             tr = tracks[ti]
             expired = observed and t - tr.last_det > self._hold
             if expired or self._visible(pred[ti]) < cfg.edge_margin:
@@ -219,19 +220,22 @@ class IouTracker:
                 continue
             tr.held = tr.held or observed
             tr.missed = tr.missed or observed
-            grown = cxcywh_to_xyxy(tr.filter.mean, tr.filter.margin(cfg.grow, cfg.max_grow))
-            tr.entries.append(_Entry(t, grown, tr.dets[-1].score, False, tr.held))
+            tr.entries.append(_Entry(t, box, tr.dets[-1].score, False, tr.held))
+        filters.keep(np.array([tr.alive for tr in tracks], bool))
+        tracks = [tr for tr in tracks if tr.alive]
+        if len(new):
+            filters.add(boxes[new])
         for di in new:
             tr = _Track(self._next_id, cls, t, boxes[di], float(scores[di]), self._cut_floor)
             self._next_id += 1
             tracks.append(tr)
             self._tracks.append(tr)
         frame.loose.extend((boxes[di], float(scores[di]), cls) for di in loose)
-        alive = [tr for tr in tracks if tr.alive]
-        if alive:
-            self._live[cls] = alive
+        if tracks:
+            self._live[cls] = tracks
         else:
             self._live.pop(cls, None)
+            self._filters.pop(cls, None)
 
     def _visible(self, box: np.ndarray) -> float:
         """Fraction of ``box`` inside the picture."""
