@@ -1,0 +1,107 @@
+"""Detector-input geometry: size of the downscaled upright copy, and boxes mapped back.
+
+Coordinates are continuous pixel edges: a box ``x0, y0, x1, y1`` covers columns ``x0 .. x1``
+with ``x1`` exclusive, so a full-frame box is ``0, 0, W, H`` in any orientation.
+
+The *coded* picture is the frame as decoded (``W_c x H_c``). The display matrix rotates it
+``rotation`` degrees counter-clockwise (PyAV's ``VideoFrame.rotation``), and the upright picture is
+``np.rot90(coded, k)`` with ``k = round(rotation / 90) % 4``. Detectors see the upright picture
+scaled to ``det_w x det_h``.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+
+__all__ = [
+    "detector_input",
+    "detector_size",
+    "rotation_k",
+    "to_coded",
+    "upright_size",
+]
+
+
+def rotation_k(rotation: float | int | None) -> int:
+    """Quarter turns (0..3) that make the coded picture upright, for PyAV's ``rotation``."""
+    return int(round((rotation or 0) / 90.0)) % 4
+
+
+def upright_size(width: int, height: int, k: int) -> tuple[int, int]:
+    """Size of the upright picture of a ``width x height`` coded picture."""
+    return (height, width) if k % 2 else (width, height)
+
+
+def detector_size(width: int, height: int, det_size: int, multiple: int = 32) -> tuple[int, int]:
+    """Detector input size for an upright ``width x height`` picture.
+
+    The long side becomes ``det_size`` and the short side keeps the aspect ratio, both rounded
+    to a multiple of ``multiple`` (the detectors' stride), so no padding is needed; the small
+    aspect change this causes (under 3 % at 640) is undone when boxes are mapped back.
+    """
+    scale = det_size / max(width, height)
+
+    def fit(v: float) -> int:
+        return max(multiple, int(round(v * scale / multiple)) * multiple)
+
+    return fit(width), fit(height)
+
+
+def to_coded(
+    xyxy: np.ndarray,
+    det_wh: tuple[int, int],
+    coded_wh: tuple[int, int],
+    k: int,
+) -> np.ndarray:
+    """Map boxes from detector-input pixels back to coded-picture pixels.
+
+    Args:
+        xyxy: (N, 4) boxes in the ``det_w x det_h`` upright detector input.
+        det_wh: ``(det_w, det_h)``.
+        coded_wh: ``(W_c, H_c)`` of the coded picture.
+        k: quarter turns from :func:`rotation_k`.
+
+    Returns:
+        (N, 4) float32 boxes in coded pixels, clipped to the picture.
+    """
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    wc, hc = coded_wh
+    uw, uh = upright_size(wc, hc, k)
+    sx = uw / det_wh[0]
+    sy = uh / det_wh[1]
+    xu = xyxy[:, 0::2] * sx  # (N, 2): x0, x1 in upright pixels
+    yu = xyxy[:, 1::2] * sy
+    k %= 4
+    if k == 0:
+        xc, yc = xu, yu
+    elif k == 1:  # upright = rot90(coded, 1): coded x = W_c - y_u, coded y = x_u
+        xc, yc = wc - yu, xu
+    elif k == 2:
+        xc, yc = wc - xu, hc - yu
+    else:  # upright = rot90(coded, 3): coded x = y_u, coded y = H_c - x_u
+        xc, yc = yu, hc - xu
+    out = np.stack(
+        [xc.min(axis=1), yc.min(axis=1), xc.max(axis=1), yc.max(axis=1)], axis=1
+    )
+    np.clip(out[:, 0::2], 0, wc, out=out[:, 0::2])
+    np.clip(out[:, 1::2], 0, hc, out=out[:, 1::2])
+    return out.astype(np.float32, copy=False)
+
+
+def detector_input(frame: av.VideoFrame, det_wh: tuple[int, int], k: int) -> np.ndarray:
+    """The upright RGB copy of ``frame`` at ``det_wh``, scaled by FFmpeg's swscale.
+
+    The scaler works in the coded orientation (so its output is ``det_h x det_w`` when ``k`` is
+    odd); the quarter turn is then done on the small RGB copy.
+
+    Returns:
+        (det_h, det_w, 3) uint8 RGB, possibly a non-contiguous view.
+    """
+    dw, dh = det_wh
+    cw, ch = (dh, dw) if k % 2 else (dw, dh)
+    down = cw * ch <= frame.width * frame.height
+    small = frame.reformat(
+        width=cw, height=ch, format="rgb24", interpolation="AREA" if down else "BILINEAR"
+    ).to_ndarray()
+    return np.rot90(small, k) if k else small

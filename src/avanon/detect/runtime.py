@@ -1,0 +1,161 @@
+"""onnxruntime sessions for the detectors: providers, threads, optimisation level, quiet logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from ..errors import ConfigError, ModelError
+
+__all__ = [
+    "as_session",
+    "available_providers",
+    "check_images",
+    "create_session",
+    "resolve_providers",
+    "to_blob",
+]
+
+logger = logging.getLogger(__name__)
+
+_CUDA = "CUDAExecutionProvider"
+_CPU = "CPUExecutionProvider"
+
+
+def available_providers() -> list[str]:
+    """Execution providers this onnxruntime build offers."""
+    return list(ort.get_available_providers())
+
+
+def resolve_providers(providers: Sequence[str] | None) -> list[str]:
+    """Providers to use, in order.
+
+    ``None`` picks CUDA when onnxruntime-gpu is installed (and reports the provider), CPU
+    otherwise. A short name such as ``"cuda"`` or ``"cpu"`` means ``CUDAExecutionProvider`` /
+    ``CPUExecutionProvider``. CPU is always appended as the fallback.
+
+    Raises:
+        ConfigError: a requested provider is not offered by the installed onnxruntime.
+    """
+    have = available_providers()
+    if providers is None:
+        chosen = [_CUDA] if _CUDA in have else []
+    else:
+        by_lower = {p.lower(): p for p in have}
+        chosen = []
+        for p in providers:
+            key = p.lower()
+            name = by_lower.get(key) or by_lower.get(key + "executionprovider")
+            if name is None:
+                raise ConfigError(
+                    f"providers: {p!r} is not available in this onnxruntime "
+                    f"(available: {', '.join(have)})"
+                )
+            chosen.append(name)
+    if _CPU not in chosen:
+        chosen.append(_CPU)
+    return chosen
+
+
+def create_session(
+    model: str | Path | bytes,
+    *,
+    providers: Sequence[str] | None = None,
+    threads: int = 0,
+) -> ort.InferenceSession:
+    """Open an onnxruntime session with avanon's settings.
+
+    Args:
+        model: path of an .onnx file, or its bytes.
+        providers: see :func:`resolve_providers`.
+        threads: intra-op threads; 0 lets onnxruntime use one per physical core. Raising it
+            speeds up one detector call until the cores are used up; lowering it leaves cores
+            to decoding and encoding.
+
+    Raises:
+        ModelError: the file is missing or onnxruntime cannot load it.
+    """
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3  # errors only: no "initializer unused" chatter
+    opts.intra_op_num_threads = int(threads)
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Busy-waiting worker threads would steal CPU from the decoder and encoder threads.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    chosen = resolve_providers(providers)
+    what = "<bytes>" if isinstance(model, bytes) else os.fspath(model)
+    try:
+        sess = ort.InferenceSession(
+            model if isinstance(model, bytes) else os.fspath(model), opts, providers=chosen
+        )
+    except Exception as exc:  # onnxruntime raises its own non-exported exception types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"onnxruntime could not load model {what}: {first}") from exc
+    logger.debug("loaded %s on %s", what, sess.get_providers()[0])
+    return sess
+
+
+def to_blob(
+    images: np.ndarray,
+    *,
+    multiple: int = 32,
+    scale: Sequence[float] = (1.0, 1.0, 1.0),
+    bias: Sequence[float] = (0.0, 0.0, 0.0),
+    channels: Sequence[int] = (0, 1, 2),
+    pad_value: Sequence[float] | float = 0.0,
+) -> np.ndarray:
+    """(B, H, W, 3) uint8 images -> (B, 3, H', W') float32 network input.
+
+    ``blob[:, c] = images[..., channels[c]] * scale[c] + bias[c]``, with H and W padded at the
+    bottom/right up to multiples of ``multiple`` (pixels keep their coordinates).
+
+    Raises:
+        ValueError: ``images`` is not a (B, H, W, 3) array.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[3] != 3:
+        raise ValueError(f"images: expected (B, H, W, 3) RGB, got shape {images.shape}")
+    b, h, w, _ = images.shape
+    hp, wp = -(-h // multiple) * multiple, -(-w // multiple) * multiple
+    blob = np.empty((b, 3, hp, wp), np.float32)
+    pads = np.broadcast_to(np.asarray(pad_value, np.float32), (3,))
+    for c in range(3):
+        view = blob[:, c, :h, :w]
+        np.multiply(images[..., channels[c]], np.float32(scale[c]), out=view, casting="unsafe")
+        if bias[c]:
+            view += np.float32(bias[c])
+        if hp != h:
+            blob[:, c, h:, :] = pads[c]
+        if wp != w:
+            blob[:, c, :h, w:] = pads[c]
+    return blob
+
+
+def check_images(images: np.ndarray) -> np.ndarray:
+    """Return ``images`` as a (B, H, W, 3) uint8 array or raise ValueError."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
+        raise ValueError(
+            f"images: expected (B, H, W, 3) uint8 RGB, got {images.dtype} {images.shape}"
+        )
+    return images
+
+
+def as_session(
+    model: "str | Path | bytes | ort.InferenceSession",
+    *,
+    providers: Sequence[str] | None = None,
+    threads: int = 0,
+) -> ort.InferenceSession:
+    """``model`` itself when it is a session, else :func:`create_session` of it."""
+    if isinstance(model, ort.InferenceSession):
+        return model
+    return create_session(model, providers=providers, threads=threads)
