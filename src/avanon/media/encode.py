@@ -46,7 +46,7 @@ PICTURE_CLOCK = {"mpeg1video", "mpeg2video", "libtheora"}
 #: Encoders whose time base denominator must fit 16 bits (else they get a 1/fps clock).
 SHORT_CLOCK = {"mpeg4", "msmpeg4", "h263"}
 #: Peak rate cap of CRF encodes, relative to the source's bitrate.
-PEAK_FACTOR = 2.0
+PEAK_FACTOR = 1.5
 
 
 @dataclass(frozen=True)

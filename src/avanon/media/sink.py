@@ -62,8 +62,11 @@ class MediaSink:
         self.source = source
         self.config = config
         self.report = SinkReport()
+        # MPEG-PS muxers push every timestamp up by a 0.5 s "preload" unless told not to.
+        options = {"preload": "0"} if (format_name or path).rsplit(".", 1)[-1].lower() in (
+            "mpg", "mpeg", "vob", "dvd", "svcd", "vcd", "m2p", "ps") else {}
         try:
-            self.out = av.open(path, "w", format=format_name)
+            self.out = av.open(path, "w", format=format_name, options=options)
         except (av.FFmpegError, ValueError) as exc:
             raise OutputError(f"cannot write {path}: {exc}") from exc
         self._keep_metadata = keep_metadata
@@ -256,7 +259,9 @@ class MediaSink:
             new_pts = origin + round(pts * enc_tb / src_tb)
         dts = packet.dts
         new_dts = None if dts is None else origin + round(dts * enc_tb / src_tb)
-        if dts is not None and dts == pts:
+        if (dts is not None and dts == pts) or not self.video.codec_context.max_b_frames:
+            # Without B-frames nothing is reordered: decode time is presentation time. (The
+            # MPEG encoders report dts one frame early, which would shift every stream.)
             new_dts = new_pts
         if new_dts is not None and new_pts is not None and new_dts > new_pts:
             new_dts = new_pts
