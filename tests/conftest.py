@@ -1,4 +1,4 @@
-"""Shared fixtures: synthetic clips, a detector that reports known boxes, real-media lookup."""
+"""Shared fixtures: synthetic clips built once per session."""
 
 from __future__ import annotations
 
@@ -6,47 +6,11 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from mediafactory import make_clip  # noqa: E402
-
-from avanon.detections import Detections  # noqa: E402
-
-SHARED_MEDIA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "media").resolve()
-
-
-def shared_media() -> Path:
-    """../shared/media, or skip the test with the reason."""
-    if not SHARED_MEDIA.is_dir():
-        pytest.skip(f"real media folder {SHARED_MEDIA} is absent (only in the project's dev/CI checkout)")
-    return SHARED_MEDIA
-
-
-class BoxDetector:
-    """A FrameDetector that reports ``boxes(index)`` for frame ``index`` (coded coordinates)."""
-
-    def __init__(self, boxes, class_id: int = 0, skip=()):
-        self.boxes = boxes
-        self.class_id = class_id
-        self.skip = set(skip)
-        self.calls: list[int] = []
-
-    def detect(self, frames, indices):
-        out = []
-        for f, i in zip(frames, indices):
-            self.calls.append(i)
-            b = [] if i in self.skip else self.boxes(i)
-            out.append(Detections.from_boxes(np.asarray(b, np.float32).reshape(-1, 4),
-                                             class_ids=self.class_id, frame_index=i, pts=f.pts))
-        return out
-
-
-def moving_box(i: int) -> list[list[float]]:
-    """A box that moves 2 px per frame; stays inside a 96x64 frame for 30 frames."""
-    return [[8 + 2 * i, 12, 30 + 2 * i, 40]]
 
 
 @pytest.fixture(scope="session")

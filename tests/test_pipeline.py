@@ -13,7 +13,7 @@ import pytest
 import avanon
 from avanon.mask.config import MaskConfig
 from avanon.track.config import TrackConfig
-from conftest import BoxDetector, moving_box
+from support import BoxDetector, moving_box
 from probe import display_matrix, first_frame, packets, psnr, streams, video_frames, video_pts
 
 

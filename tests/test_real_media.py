@@ -17,7 +17,7 @@ import pytest
 
 import avanon
 from avanon.track.config import TrackConfig
-from conftest import SHARED_MEDIA, BoxDetector
+from support import SHARED_MEDIA, BoxDetector
 from probe import display_matrix, first_frame, packets, video_pts
 
 pytestmark = pytest.mark.media

@@ -94,17 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace):
     """Turn parsed arguments into an :class:`avanon.Config` (raises ConfigError)."""
     from .config import Config
-    from .detect.config import DetectConfig, parse_thresholds
+    from .detect.config import DetectConfig, parse_classes, parse_thresholds
     from .mask.config import MaskConfig
     from .media.encode import EncodeConfig, parse_bitrate
     from .track.config import TrackConfig
 
-    classes = tuple(c.strip() for c in args.classes.split(",") if c.strip())
-    dkw: dict = {"classes": classes, "threads": args.threads}
+    dkw: dict = {"classes": parse_classes(args.classes), "threads": args.threads}
     if args.threshold:
-        thr = parse_thresholds(args.threshold)
-        dkw["thresholds"] = {**DetectConfig().thresholds, **thr} if isinstance(
-            DetectConfig().thresholds, dict) else {**dict(DetectConfig().thresholds), **thr}
+        dkw["thresholds"] = parse_thresholds(args.threshold)
     if args.det_size:
         dkw["det_size"] = args.det_size
     if args.model_dir:

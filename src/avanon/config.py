@@ -72,26 +72,9 @@ class Config:
 
 def build_stages(config: Config, source, rotation: int, *, detector=None, masker=None,
                  tracker=None, on_detections=None) -> Anonymizer:
-    """Build the detect/track/mask stages for ``source`` (stages given explicitly win)."""
+    """Build the detect/track/mask stages for an opened ``source`` (stages given explicitly win)."""
     info = source.info
     fps = float(info.average_rate) if info.average_rate else 25.0
-    if detector is None:
-        from .detect.stage import DetectStage
-
-        detector = DetectStage(config.detect, rotation)
-    if masker is None:
-        from .mask import make_masker
-
-        masker = make_masker(config.mask)
-    cut_detector = None
-    if tracker is None:
-        from .track import make_tracker
-
-        tracker = make_tracker(config.track, (info.width, info.height), fps)
-    if getattr(config.track, "enabled", True):
-        from .track.cut import ShotCutDetector
-
-        cut_detector = ShotCutDetector()
-    batch = int(getattr(detector, "preferred_batch", 1) or 1)
-    return Anonymizer(detector, masker, tracker, detect_every=config.detect_every, batch=batch,
-                      cut_detector=cut_detector, on_detections=on_detections)
+    return Anonymizer.from_config(config, rotation=rotation, frame_size=(info.width, info.height),
+                                  fps=fps, detector=detector, masker=masker, tracker=tracker,
+                                  on_detections=on_detections)

@@ -2,7 +2,7 @@
 
 It knows nothing about files. Drop it into any PyAV loop::
 
-    anon = avanon.Anonymizer.from_config(avanon.Config(), rotation=0)
+    anon = avanon.Anonymizer.from_config(avanon.Config(), rotation=0, frame_size=(1280, 720), fps=30)
     for frame in in_container.decode(video=0):
         for masked in anon.push(frame):
             for packet in out_stream.encode(masked):
@@ -75,6 +75,44 @@ class Anonymizer:
         self.boxes_per_class: Counter[int] = Counter()
         self.frames_out = 0
         self.frames_detected = 0
+
+    @classmethod
+    def from_config(cls, config=None, *, rotation: int = 0, frame_size: tuple[int, int],
+                    fps: float, detector=None, masker=None, tracker=None,
+                    on_detections=None) -> "Anonymizer":
+        """Build the stages described by an :class:`avanon.Config`.
+
+        Args:
+            config: the configuration (defaults when None).
+            rotation: the stream's display rotation, counter-clockwise degrees as PyAV reports
+                it (``frame.rotation``); detectors see the upright picture.
+            frame_size: coded (width, height) of the frames.
+            fps: average frame rate (resolves durations such as ``--hold 0.5s``).
+            detector, masker, tracker: stage objects that replace the configured ones.
+        """
+        from .config import Config
+
+        config = config or Config()
+        if detector is None:
+            from .detect.stage import DetectStage
+
+            detector = DetectStage(config.detect, rotation)
+        if masker is None:
+            from .mask import make_masker
+
+            masker = make_masker(config.mask)
+        if tracker is None:
+            from .track import make_tracker
+
+            tracker = make_tracker(config.track, frame_size, fps)
+        cut_detector = None
+        if getattr(config.track, "enabled", True):
+            from .track.cut import ShotCutDetector
+
+            cut_detector = ShotCutDetector()
+        batch = int(getattr(detector, "preferred_batch", 1) or 1)
+        return cls(detector, masker, tracker, detect_every=config.detect_every, batch=batch,
+                   cut_detector=cut_detector, on_detections=on_detections)
 
     # -- public ----------------------------------------------------------------------------
     def push(self, frame: av.VideoFrame) -> list[av.VideoFrame]:

@@ -10,7 +10,7 @@ import pytest
 import avanon
 from avanon.mask.config import MaskConfig
 from avanon.track.config import TrackConfig
-from conftest import BoxDetector, moving_box
+from support import BoxDetector, moving_box
 from mediafactory import make_clip
 
 
