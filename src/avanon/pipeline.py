@@ -160,19 +160,29 @@ def anonymize(
     config = config or Config()
     src_path, dst_path = Path(src), Path(dst)
     is_url = "://" in str(src) or str(src).startswith("pipe:")
-    if not is_url and (src_path.resolve() == dst_path.resolve() or _same_file(src_path, dst_path)):
-        raise OutputError(f"output {dst} is the input: choose another output path")
-    if dst_path.is_dir():
-        raise OutputError(f"output {dst} is a directory: give a file name")
-    if dst_path.exists() and not overwrite:
-        raise OutputError(f"output {dst} exists: pass -y to overwrite")
-    if not dst_path.parent.exists():
-        raise OutputError(f"output folder {dst_path.parent} does not exist")
+    to_pipe = str(dst) in ("-", "pipe:1", "pipe:")
+    if to_pipe:
+        dst = "pipe:1"
+        if not format_name:
+            raise OutputError("writing to stdout needs a container format (--format matroska, mpegts...)")
+    else:
+        if not is_url and (src_path.resolve() == dst_path.resolve() or _same_file(src_path, dst_path)):
+            raise OutputError(f"output {dst} is the input: choose another output path")
+        if dst_path.is_dir():
+            raise OutputError(f"output {dst} is a directory: give a file name")
+        if dst_path.exists() and not overwrite:
+            raise OutputError(f"output {dst} exists: pass -y to overwrite")
+        if not dst_path.parent.exists():
+            raise OutputError(f"output folder {dst_path.parent} does not exist")
+
     t0 = time.perf_counter()
     source = MediaSource(src_path if not is_url else str(src), config.video_stream)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst_path.stem}.avanon-", suffix=dst_path.suffix,
-                                    dir=dst_path.parent)
-    os.close(fd)
+    if to_pipe:
+        tmp_name = "pipe:1"
+    else:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dst_path.stem}.avanon-", suffix=dst_path.suffix,
+                                        dir=dst_path.parent)
+        os.close(fd)
     sink = None
     writer = None
     ok = False
@@ -242,8 +252,9 @@ def anonymize(
         if not ok and sink is not None:
             sink.abort()
         source.close()
-        if ok:
-            os.replace(tmp_name, dst_path)
-        else:
-            Path(tmp_name).unlink(missing_ok=True)
+        if not to_pipe:
+            if ok:
+                os.replace(tmp_name, dst_path)
+            else:
+                Path(tmp_name).unlink(missing_ok=True)
     return summary
