@@ -36,7 +36,8 @@ def test_seconds_need_a_frame_rate():
 def test_defaults_are_valid_and_hold_is_parsed():
     cfg = TrackConfig()
     assert isinstance(cfg.hold, Duration)
-    assert cfg.hold_frames(30.0) == 15
+    assert cfg.hold_frames(30.0) == 8  # 0.25 s
+    assert cfg.lookahead == 5
     assert TrackConfig(hold=7).hold_frames(30.0) == 7
 
 

@@ -170,6 +170,28 @@ def test_one_frame_detection_is_held_only_when_min_hits_allows(min_hits, expect_
     assert with_box == (list(range(0, 8)) if expect_held else [0, 3])
 
 
+def test_partial_detection_keeps_the_whole_object_masked():
+    truth = moving(50, 100, 4, 1, w=60, h=40, n=20)
+    frames = [[b] for b in truth]
+    x0, y0, x1, y1 = truth[10]
+    frames[10] = [[x0 + 35, y0 + 10, x1, y1 - 10]]  # the detector sees only a corner
+    out = feed(make(lookahead=0, hold=5), frames)
+    for i, (d, box) in enumerate(zip(out, truth)):
+        assert covers(d, box), f"frame {i} leaks"
+
+
+@pytest.mark.parametrize("lookahead", [0, 3])
+def test_box_cut_by_the_edge_keeps_its_size_while_held(lookahead):
+    truth = moving(300, 60, 0, -6, w=80, h=60, n=20)  # leaves through the top
+    frames = [[[b[0], max(b[1], 0), b[2], b[3]]] if b[3] > 0 else [] for b in truth]
+    for i in (13, 14, 15):  # missed while a third of it still shows
+        frames[i] = []
+    out = feed(make(lookahead=lookahead, hold=8), frames)
+    for i in range(16):
+        visible = [truth[i][0], max(truth[i][1], 0), truth[i][2], truth[i][3]]
+        assert covers(out[i], visible), f"frame {i} leaks"
+
+
 # -- late first detection ---------------------------------------------------------------
 @pytest.mark.parametrize("lookahead", [0, 3, 6, 12])
 def test_late_first_detection_is_carried_back_within_lookahead(lookahead):

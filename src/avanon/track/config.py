@@ -117,13 +117,13 @@ class TrackConfig:
     """
 
     enabled: bool = True
-    hold: Duration | str | int = "0.5s"
-    lookahead: int = 10
+    hold: Duration | str | int = "0.25s"
+    lookahead: int = 5
     iou_threshold: float = 0.2
     high_score: float = 0.5
     low_score: float = 0.0
     min_hits: int = 2
-    grow: float = 1.0
+    grow: float = 0.5
     max_grow: float = 0.5
     edge_margin: float = 0.05
 

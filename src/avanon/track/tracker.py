@@ -4,8 +4,10 @@ misses.
 Online, frame by frame (per class): every live track predicts its box with a constant-velocity
 Kalman filter; detections are matched to predictions by IoU, then by centre distance within the
 prediction's uncertainty (small or fast objects), then low-score detections are matched to the
-tracks still free (ByteTrack's second pass). A track missed on a frame where the detector ran
-keeps its predicted box, grown with its uncertainty, for ``hold`` frames after its last detection;
+tracks still free (ByteTrack's second pass). A detection that covers only part of its track's
+prediction (the detector saw part of the object) is widened to the prediction for a frame or two.
+A track missed on a frame where the detector ran keeps its predicted box, grown with its
+uncertainty and never smaller than its last detection, for ``hold`` frames after that detection;
 frames where the detector did not run never end a track. A track ends when its prediction leaves
 the picture, when the hold runs out, or at a shot cut.
 
@@ -40,6 +42,11 @@ _GATE_STD = 2.0
 #: picture's diagonal: a track seen once does not know its velocity yet, and a small object in a
 #: fast pan moves more than its own size between detections.
 _GATE_PER_FRAME = 0.015
+#: A detection covering less than this share of its track's (visible) prediction is taken as a
+#: partial view (part of the object, or the detector's box collapsing) for up to
+#: ``_PARTIAL_FRAMES`` frames in a row: the track keeps the union of both boxes.
+_PARTIAL = 0.7
+_PARTIAL_FRAMES = 2
 
 
 @dataclass(slots=True)
@@ -55,7 +62,7 @@ class _Entry:
 
 class _Track:
     __slots__ = ("id", "cls", "entries", "dets", "first", "floor", "hits",
-                 "last_det", "held", "missed", "alive")
+                 "last_det", "held", "missed", "partial", "alive")
 
     def __init__(self, tid: int, cls: int, frame: int, box: np.ndarray, score: float,
                  floor: int) -> None:
@@ -70,6 +77,7 @@ class _Track:
         self.last_det = frame
         self.held = False  # missed on a frame where the detector ran, since the last detection
         self.missed = False  # ... ever
+        self.partial = 0  # partial detections in a row
         self.alive = True
 
 
@@ -131,6 +139,8 @@ class IouTracker:
         self._t += 1
         t = self._t
         if cut:
+            log.debug("shot cut at frame %s ends %d track(s)", dets.frame_index,
+                      sum(len(v) for v in self._live.values()))
             for tracks in self._live.values():
                 for tr in tracks:
                     tr.alive = False
@@ -199,19 +209,24 @@ class IouTracker:
         new = by_distance(by_iou(np.flatnonzero(scores >= cfg.high_score)))
         loose = by_iou(np.flatnonzero(scores < cfg.high_score))
 
+        seen = [self._observed_box(tracks[ti], boxes[di], pred[ti]) for ti, di in matches]
         if matches:
-            filters.update([ti for ti, _ in matches], boxes[[di for _, di in matches]])
-        for ti, di in matches:
+            filters.update([ti for ti, _ in matches], np.array(seen))
+        for (ti, di), box in zip(matches, seen):
             tr = tracks[ti]
-            entry = _Entry(t, boxes[di], float(scores[di]), True)
+            entry = _Entry(t, box, float(scores[di]), True)
             tr.entries.append(entry)
             tr.dets.append(entry)
             tr.hits += 1
             tr.last_det = t
             tr.held = False
         if len(free_t):
-            grown = cxcywh_to_xyxy(filters.mean[free_t],
-                                   filters.margins(cfg.grow, cfg.max_grow)[free_t])
+            # extrapolated boxes never shrink below the last detection: a box that shrank as the
+            # object was cut by the picture's edge or half missed must not vanish while held
+            last = np.array([xyxy_to_cxcywh(tracks[i].dets[-1].box)[2:] for i in free_t])
+            mean = filters.mean[free_t].copy()
+            mean[:, 2:] = np.maximum(mean[:, 2:], last)
+            grown = cxcywh_to_xyxy(mean, filters.margins(cfg.grow, cfg.max_grow)[free_t])
         for ti, box in zip(free_t, grown if len(free_t) else ()):
             tr = tracks[ti]
             expired = observed and t - tr.last_det > self._hold
@@ -236,6 +251,24 @@ class IouTracker:
         else:
             self._live.pop(cls, None)
             self._filters.pop(cls, None)
+
+    def _observed_box(self, tr: _Track, box: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """The box track ``tr`` (predicted at ``pred``) keeps for detection ``box``: the
+        detection, or, when it covers only part of the prediction's visible area (the detector
+        saw part of the object), the union of both, for a few frames in a row at most."""
+        w, h = self._size
+        if tr.hits < 2:
+            return box
+        vis = np.clip(pred, 0, [w, h, w, h])
+        vis_area = max(vis[2] - vis[0], 0) * max(vis[3] - vis[1], 0)
+        iw = min(box[2], vis[2]) - max(box[0], vis[0])
+        ih = min(box[3], vis[3]) - max(box[1], vis[1])
+        inter = max(iw, 0) * max(ih, 0)
+        if inter < _PARTIAL * vis_area and tr.partial < _PARTIAL_FRAMES:
+            tr.partial += 1
+            return np.concatenate([np.minimum(box[:2], pred[:2]), np.maximum(box[2:], pred[2:])])
+        tr.partial = 0
+        return box
 
     def _visible(self, box: np.ndarray) -> float:
         """Fraction of ``box`` inside the picture."""
@@ -301,7 +334,7 @@ class IouTracker:
         state = xyxy_to_cxcywh(first.box)
         size = state[2:].copy()
         mean = state - k * vel
-        mean[2:] = np.clip(mean[2:], 0.5 * size, 2.0 * size)
+        mean[2:] = np.clip(mean[2:], size, 2.0 * size)  # never shrinks: see _step
         std = extrapolation_std(k, size, vel_var)
         margin = np.minimum(cfg.grow * (std[:2] + std[2:] / 2), cfg.max_grow * mean[2:])
         return cxcywh_to_xyxy(mean, margin), first.score
