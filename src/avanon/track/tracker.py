@@ -220,14 +220,13 @@ class IouTracker:
             tr.hits += 1
             tr.last_det = t
             tr.held = False
-        if len(free_t):
-            # extrapolated boxes never shrink below the last detection: a box that shrank as the
-            # object was cut by the picture's edge or half missed must not vanish while held
-            last = np.array([xyxy_to_cxcywh(tracks[i].dets[-1].box)[2:] for i in free_t])
-            mean = filters.mean[free_t].copy()
-            mean[:, 2:] = np.maximum(mean[:, 2:], last)
-            grown = cxcywh_to_xyxy(mean, filters.margins(cfg.grow, cfg.max_grow)[free_t])
-        for ti, box in zip(free_t, grown if len(free_t) else ()):
+        # held boxes never shrink below the last detection: a box that shrank as the object
+        # was cut by the picture's edge or half missed must not vanish while held
+        last = np.array([xyxy_to_cxcywh(tracks[i].dets[-1].box)[2:] for i in free_t]).reshape(-1, 2)
+        mean = filters.mean[free_t]
+        mean[:, 2:] = np.maximum(mean[:, 2:], last)
+        held = cxcywh_to_xyxy(mean, filters.margins(cfg.grow, cfg.max_grow)[free_t])
+        for ti, box in zip(free_t, held):
             tr = tracks[ti]
             expired = observed and t - tr.last_det > self._hold
             if expired or self._visible(pred[ti]) < cfg.edge_margin:
