@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -117,6 +119,137 @@ class _DetectionsWriter:
             self.tmp.unlink(missing_ok=True)
 
 
+_END = ("end", None)
+#: Items in flight between two stages, at most (decoded frames are the big ones).
+QUEUE_SIZE = 8
+
+
+class _Aborted(Exception):
+    """Another stage failed; this one stops quietly."""
+
+
+class _Run:
+    """Three stages overlapping: read (demux + decode) | anonymize | write (encode + mux).
+
+    The anonymize stage runs in the calling thread; reading and writing run in worker threads
+    linked by bounded queues, so memory stays flat in video length. PyAV, onnxruntime and the
+    Numba kernels release the GIL in their heavy calls, so the stages really overlap. Order is
+    kept: every item passes through the anonymize stage, copied packets included. The first
+    error in any stage stops all of them and is raised here.
+    """
+
+    def __init__(self, source: MediaSource, sink: MediaSink, progress, t0: float):
+        self.source = source
+        self.sink = sink
+        self.progress = progress
+        self.t0 = t0
+        self.abort = threading.Event()
+        self.errors: list[BaseException] = []
+        self.q_in: queue.Queue = queue.Queue(QUEUE_SIZE)
+        self.q_out: queue.Queue = queue.Queue(QUEUE_SIZE)
+        self.time_to_first_frame = 0.0
+        self._last_report = 0.0
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _put(self, q: queue.Queue, item) -> None:
+        while True:
+            if self.abort.is_set():
+                raise _Aborted
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _get(self, q: queue.Queue):
+        while True:
+            if self.abort.is_set():
+                raise _Aborted
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+
+    def _guard(self, fn):
+        def body():
+            try:
+                fn()
+            except _Aborted:
+                pass
+            except BaseException as exc:  # handed to the main thread
+                self.errors.append(exc)
+                self.abort.set()
+        return body
+
+    # -- stages ---------------------------------------------------------------------------
+    def _read(self) -> None:
+        src = self.source
+        vi = src.video.index
+        for packet in src.demux():
+            if packet.stream.index != vi:
+                self._put(self.q_in, ("packet", packet))
+                continue
+            for frame in src.decode(packet if packet.size or packet.dts is not None else None):
+                self._put(self.q_in, ("frame", frame))
+        for frame in src.decode(None):
+            self._put(self.q_in, ("frame", frame))
+        self._put(self.q_in, _END)
+
+    def _write(self) -> None:
+        sink = self.sink
+        while True:
+            kind, obj = self._get(self.q_out)
+            if kind == "end":
+                return
+            if kind == "packet":
+                sink.copy(obj)
+                continue
+            sink.write(obj)
+            if not self.time_to_first_frame:
+                self.time_to_first_frame = time.perf_counter() - self.t0
+            if self.progress is not None:
+                now = time.perf_counter()
+                if now - self._last_report >= 0.5:
+                    self._last_report = now
+                    self.progress(Progress(sink.frames_encoded, self.source.info.frames, now - self.t0))
+
+    def execute(self, make_stages) -> Anonymizer | None:
+        """Run to the end; ``make_stages(rotation)`` builds the anonymizer at the first frame."""
+        reader = threading.Thread(target=self._guard(self._read), name="avanon-read", daemon=True)
+        writer = threading.Thread(target=self._guard(self._write), name="avanon-write", daemon=True)
+        reader.start()
+        writer.start()
+        anon: Anonymizer | None = None
+        try:
+            while True:
+                kind, obj = self._get(self.q_in)
+                if kind == "end":
+                    break
+                if kind == "packet":
+                    self._put(self.q_out, ("packet", obj))
+                    continue
+                if anon is None:
+                    self.sink.display_matrix = display_matrix_of(obj)
+                    anon = make_stages(rotation_of_matrix(self.sink.display_matrix))
+                for masked in anon.push(obj):
+                    self._put(self.q_out, ("frame", masked))
+            if anon is not None:
+                for masked in anon.flush():
+                    self._put(self.q_out, ("frame", masked))
+            self._put(self.q_out, _END)
+        except _Aborted:
+            pass
+        except BaseException:
+            self.abort.set()
+            raise
+        finally:
+            writer.join()
+            reader.join()
+        if self.errors:
+            raise self.errors[0]
+        return anon
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return b.exists() and os.path.samefile(a, b)
@@ -192,43 +325,11 @@ def anonymize(
                          keep_metadata=config.keep_metadata,
                          keep_other_video=config.keep_other_video)
         writer = _DetectionsWriter(Path(export_detections), source) if export_detections else None
-        anon: Anonymizer | None = None
-        total = source.info.frames
-        last_report = 0.0
-        video_index = source.video.index
-
-        def emit(frames: list[av.VideoFrame]) -> None:
-            nonlocal last_report
-            for f in frames:
-                sink.write(f)
-                if summary.time_to_first_frame == 0.0:
-                    summary.time_to_first_frame = time.perf_counter() - t0
-            if progress is not None:
-                now = time.perf_counter()
-                if now - last_report >= 0.5:
-                    last_report = now
-                    progress(Progress(sink.frames_encoded, total, now - t0))
-
-        for packet in source.demux():
-            if packet.stream.index != video_index:
-                sink.copy(packet)
-                continue
-            for frame in source.decode(packet if packet.size or packet.dts is not None else None):
-                if anon is None:
-                    sink.display_matrix = display_matrix_of(frame)
-                    rotation = rotation_of_matrix(sink.display_matrix)
-                    anon = build_stages(config, source, rotation, detector=detector, masker=masker,
-                                        tracker=tracker, on_detections=writer)
-                emit(anon.push(frame))
-        for frame in source.decode(None):
-            if anon is None:
-                sink.display_matrix = display_matrix_of(frame)
-                anon = build_stages(config, source, rotation_of_matrix(sink.display_matrix),
-                                    detector=detector, masker=masker, tracker=tracker,
-                                    on_detections=writer)
-            emit(anon.push(frame))
-        if anon is not None:
-            emit(anon.flush())
+        run = _Run(source, sink, progress, t0)
+        anon = run.execute(lambda rotation: build_stages(
+            config, source, rotation, detector=detector, masker=masker, tracker=tracker,
+            on_detections=writer))
+        summary.time_to_first_frame = run.time_to_first_frame
         sink.finish()
         summary.frames = sink.frames_encoded
         summary.elapsed = time.perf_counter() - t0
