@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -286,7 +285,6 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.media / "images").is_dir():
         print(f"eval_detectors: no media at {args.media} (pass --media)", file=sys.stderr)
         return 2
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     ints = lambda text: [int(v) for v in text.split(",") if v.strip()]  # noqa: E731
     face_sizes = ints(args.sizes or args.face_sizes)
     plate_sizes = ints(args.sizes or args.plate_sizes)
@@ -352,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         results["timing"] = timing
         rows = ["| det_size | 1280x720 ms/frame | 1920x1080 ms/frame |", "|---|---|---|"]
         for size in tsizes:
-            rows.append(f"| {size} | {timing[f'{size}@720p']:.0f} | {timing[f'{size}@1080p']:.0f} |")
+            t720, t1080 = timing[f"{size}@720p"], timing[f"{size}@1080p"]
+            rows.append(f"| {size} | {t720:.0f} | {t1080:.0f} |")
         out_md.append(f"### DetectStage time per frame (faces + plates, {args.threads} thread)"
                       "\n\n" + "\n".join(rows))
 

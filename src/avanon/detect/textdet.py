@@ -1,4 +1,6 @@
-"""Licence plates as text regions: PP-OCRv4's DB text detector (``rapidocr-onnxruntime``, Apache-2.0).
+"""Licence plates as text regions: PP-OCRv4's DB text detector (Apache-2.0).
+
+Weights from the ``rapidocr-onnxruntime`` wheel.
 
 The network outputs a text probability map at the input resolution. Decoding (Differentiable
 Binarization): threshold the map, dilate by 2x2, take 8-connected blobs, score each blob by its
@@ -6,7 +8,8 @@ mean probability, and grow its box back out ("unclip": DB is trained on shrunk t
 then by a margin so that the mask covers the plate around the characters.
 
 It finds plates of any country well when they are large enough to read, but it also boxes other
-text (signs, shirts, captions): the "plate" class masks all of it. See ``models/ppocr_det.md``.
+text (signs, shirts, captions) and sometimes high-contrast patterns such as a close face's eyes
+and mouth: the "plate" class masks all of it. See ``models/ppocr_det.md``.
 """
 
 from __future__ import annotations
