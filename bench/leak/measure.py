@@ -112,17 +112,13 @@ def luma_frames(path: Path):
             yield f.reformat(format="yuv420p").to_ndarray()[: f.height]
 
 
-def evaluate(source: Path, output: Path, gt: dict) -> Result:
-    """Compare ``output`` with ``source`` frame by frame against ground truth ``gt``."""
-    per_frame = boxes_per_frame(gt)
+def tally(per_frame_stats) -> Result:
+    """Sum :func:`frame_stats` results, one ``(stats, over)`` pair per frame, into a Result."""
     res = Result()
     seen: set[int] = set()
     leaked: set[int] = set()
     over_sum = 0.0
-    for i, (a, b) in enumerate(zip(luma_frames(source), luma_frames(output))):
-        if i >= len(per_frame):
-            break
-        stats, over = frame_stats(a, b, per_frame[i])
+    for i, (stats, over) in enumerate(per_frame_stats):
         over_sum += over
         res.frames += 1
         for oid, covered in stats:
@@ -132,8 +128,16 @@ def evaluate(source: Path, output: Path, gt: dict) -> Result:
                 res.uncovered += 1
                 leaked.add(oid)
                 res.leaked.append((i, oid))
-    if res.frames != gt["frames"]:
-        raise RuntimeError(f"{output}: expected {gt['frames']} frames, decoded {res.frames}")
     res.objects, res.objects_leaked = len(seen), len(leaked)
     res.over_masked = over_sum / res.frames if res.frames else 0.0
+    return res
+
+
+def evaluate(source: Path, output: Path, gt: dict) -> Result:
+    """Compare ``output`` with ``source`` frame by frame against ground truth ``gt``."""
+    per_frame = boxes_per_frame(gt)
+    pairs = zip(luma_frames(source), luma_frames(output), per_frame)
+    res = tally(frame_stats(a, b, objects) for a, b, objects in pairs)
+    if res.frames != gt["frames"]:
+        raise RuntimeError(f"{output}: expected {gt['frames']} frames, decoded {res.frames}")
     return res

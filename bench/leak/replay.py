@@ -72,30 +72,18 @@ def replay(raw: list[Detections], cuts: list[bool], config: TrackConfig | None, 
 def score(final: list[Detections], gt: dict) -> measure.Result:
     """Coverage and over-masking of ``final`` boxes against ``gt``, rasterized like the masker."""
     w, h = gt["width"], gt["height"]
-    per_frame = measure.boxes_per_frame(gt)
     y_in = np.full((h, w), 255, np.uint8)
-    res = measure.Result()
-    seen, leaked = set(), set()
-    over = 0.0
-    for i, (dets, objects) in enumerate(zip(final, per_frame)):
+
+    def masked(dets: Detections) -> np.ndarray:
         y_out = np.full((h, w), 255, np.uint8)
         for x0, y0, x1, y1 in dets.xyxy:
             X0, Y0 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
             X1, Y1 = min(int(np.ceil(x1)), w), min(int(np.ceil(y1)), h)
             y_out[Y0:Y1, X0:X1] = 16
-        stats, o = measure.frame_stats(y_in, y_out, objects)
-        over += o
-        for oid, covered in stats:
-            res.evaluated += 1
-            seen.add(oid)
-            if not covered:
-                res.uncovered += 1
-                leaked.add(oid)
-                res.leaked.append((i, oid))
-    res.frames = len(final)
-    res.objects, res.objects_leaked = len(seen), len(leaked)
-    res.over_masked = over / max(res.frames, 1)
-    return res
+        return y_out
+
+    return measure.tally(measure.frame_stats(y_in, masked(d), objects)
+                         for d, objects in zip(final, measure.boxes_per_frame(gt)))
 
 
 def main(argv=None) -> int:

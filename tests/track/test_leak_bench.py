@@ -110,3 +110,17 @@ def test_partly_masked_core_is_a_leak():
     y_out[20:60, 44:60] = 200  # the right 40 % of the box (a third of its core) shows
     stats, over = measure.frame_stats(y_in, y_out, [(0, np.array([20.0, 20, 60, 60]))])
     assert stats == [(0, False)] and over == 0
+
+
+def test_replay_scores_ground_truth_boxes_as_perfect():
+    replay = _load("replay")
+    from avanon.detections import Detections
+
+    gt = {"width": 160, "height": 96, "fps": 30, "frames": 3, "shots": [],
+          "objects": [{"id": 0, "shot": 0, "first": 0, "boxes": [[20, 20, 60, 60]] * 3}]}
+    perfect = [Detections.from_boxes([[20, 20, 60, 60]], frame_index=i) for i in range(3)]
+    res = replay.score(perfect, gt)
+    assert (res.evaluated, res.uncovered, res.over_masked) == (3, 0, 0.0)
+    missed = [perfect[0], Detections.empty(1), Detections.from_boxes([[0, 0, 80, 80]], frame_index=2)]
+    res = replay.score(missed, gt)
+    assert res.leaked == [(1, 0)] and res.over_masked == pytest.approx((6400 - 1600) / (160 * 96) / 3)
