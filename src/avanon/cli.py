@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--hold", metavar="T", help="keep masking a lost object this long: frames or seconds ('0.5s')")
     t.add_argument("--lookahead", type=int, metavar="FRAMES",
                    help="frames to look ahead, to mask objects before their first detection")
-    t.add_argument("--detect-every", type=int, default=1, metavar="N",
-                   help="run detectors on every Nth frame, tracking in between (default 1)")
+    t.add_argument("--detect-every", metavar="N",
+                   help="run detectors on every Nth frame, tracking in between: N, or per class "
+                        "face=N,plate=M (default: see README)")
     m = p.add_argument_group("masking")
     m.add_argument("--mode", choices=("pixelate", "solid", "blur"), default="pixelate",
                    help="pixelate (default, few large blocks), solid fill, or strong blur")
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace):
     """Turn parsed arguments into an :class:`avanon.Config` (raises ConfigError)."""
-    from .config import Config
+    from .config import Config, parse_every
     from .detect.config import DetectConfig, parse_classes, parse_thresholds
     from .mask.config import MaskConfig
     from .media.encode import EncodeConfig, parse_bitrate
@@ -120,7 +121,7 @@ def config_from_args(args: argparse.Namespace):
         encode=EncodeConfig(codec=args.codec, crf=args.crf,
                             bitrate=parse_bitrate(args.bitrate) if args.bitrate else None,
                             preset=args.preset),
-        detect_every=args.detect_every,
+        **({"detect_every": parse_every(args.detect_every)} if args.detect_every else {}),
         video_stream=args.video_stream,
         keep_metadata=args.keep_metadata,
         keep_other_video=args.keep_other_video,

@@ -17,13 +17,14 @@ if the detector fails, the exception propagates and nothing more is emitted (fai
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from typing import Callable, Sequence
+import inspect
+from collections import Counter, defaultdict, deque
+from typing import Callable, Mapping, Sequence
 
 import av
 
 from .detect.base import FrameDetector
-from .detections import Detections
+from .detections import CLASS_NAMES, Detections, class_id
 from .errors import PipelineError
 from .mask.base import Masker
 from .track.base import PassThroughTracker, Tracker
@@ -39,7 +40,10 @@ class Anonymizer:
         masker: paints boxes out of a frame in place.
         tracker: carries boxes through time (default: none, every frame stands alone).
         detect_every: run the detector on every Nth frame only (needs a tracker to carry the
-            boxes in between; raising it speeds things up and relies more on tracking).
+            boxes in between; raising it speeds things up and relies more on tracking). Either
+            one N for every class or a mapping class name -> N (e.g. plates less often than
+            faces), honoured when the detector exposes ``classes`` and accepts
+            ``detect(..., classes=...)``. A shot cut always triggers detection of every class.
         batch: frames per detector call (more = better throughput, more latency).
         cut_detector: object with ``update(frame) -> bool`` flagging shot cuts for the tracker.
         on_detections: called with each frame's final :class:`Detections` (export, stats).
@@ -51,20 +55,35 @@ class Anonymizer:
         masker: Masker,
         tracker: Tracker | None = None,
         *,
-        detect_every: int = 1,
+        detect_every: int | Mapping[str, int] = 1,
         batch: int = 1,
         cut_detector=None,
         on_detections: Callable[[Detections], None] | None = None,
     ):
-        if detect_every < 1:
-            raise ValueError(f"detect_every must be >= 1, got {detect_every}")
+        every = dict(detect_every) if isinstance(detect_every, Mapping) else None
+        values = list(every.values()) if every is not None else [detect_every]
+        if any((not isinstance(n, int)) or n < 1 for n in values):
+            raise ValueError(f"detect_every must be >= 1, got {detect_every!r}")
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
         self.detector = detector
         self.masker = masker
         self.tracker: Tracker = tracker or PassThroughTracker()
-        if detect_every > 1 and isinstance(self.tracker, PassThroughTracker):
+        if max(values) > 1 and isinstance(self.tracker, PassThroughTracker):
             raise ValueError("detect_every > 1 needs tracking to carry boxes between detections")
+        names = tuple(getattr(detector, "classes", ()) or ())
+        try:
+            params = inspect.signature(detector.detect).parameters
+            self._per_class = bool(names) and "classes" in params
+        except (TypeError, ValueError):
+            self._per_class = False
+        base = min(values) if every is not None else int(detect_every)
+        #: class id -> detect every N frames (None: one schedule for whatever the detector finds)
+        self._every: dict[int, int] | None = (
+            {class_id(c): (every.get(c, base) if every is not None else base) for c in names}
+            if names else None
+        )
+        self._base_every = base
         self.detect_every = detect_every
         self.batch = batch
         self.cut_detector = cut_detector
@@ -142,12 +161,30 @@ class Anonymizer:
         return self.batch - 1 + self.tracker.lookahead
 
     # -- internals -------------------------------------------------------------------------
+    def _due(self, index: int, cut: bool) -> frozenset[int] | None:
+        """Class ids to detect on frame ``index`` (empty: none); None means "all, one schedule"."""
+        if self._every is None:
+            return None if (cut or index % self._base_every == 0) else frozenset()
+        due = frozenset(c for c, n in self._every.items() if cut or index % n == 0)
+        if due and not self._per_class:
+            return frozenset(self._every)  # the detector runs all its classes anyway
+        return due
+
     def _run_batch(self) -> list[av.VideoFrame]:
         batch, self._batch = self._batch, []
-        todo = [(i, f) for i, f, _ in batch if i % self.detect_every == 0]
+        plan = {i: self._due(i, cut) for i, _, cut in batch}
+        groups: dict[frozenset[int] | None, list[tuple[int, av.VideoFrame]]] = defaultdict(list)
+        for i, f, _ in batch:
+            if plan[i] is None or plan[i]:
+                groups[plan[i]].append((i, f))
         found: dict[int, Detections] = {}
-        if todo:
-            results = self.detector.detect([f for _, f in todo], [i for i, _ in todo])
+        for due, todo in groups.items():
+            frames, indices = [f for _, f in todo], [i for i, _ in todo]
+            if due is None or not self._per_class or due == frozenset(self._every or ()):
+                results = self.detector.detect(frames, indices)
+            else:
+                results = self.detector.detect(frames, indices,
+                                               classes=[CLASS_NAMES[c] for c in sorted(due)])
             if len(results) != len(todo):
                 raise PipelineError(
                     f"detector returned {len(results)} results for {len(todo)} frames"
@@ -158,8 +195,11 @@ class Anonymizer:
         finals: list[Detections] = []
         for i, f, cut in batch:
             self._held.append((i, f))
-            observed = i in found
-            dets = found[i] if observed else Detections.empty(i, f.pts)
+            due = plan[i]
+            dets = found.get(i) or Detections.empty(i, f.pts)
+            observed: bool | frozenset[int] = (due is None) if self._every is None else due
+            if self._every is not None and due == frozenset(self._every):
+                observed = True
             finals += self.tracker.update(dets, observed=observed, cut=cut)
         return self._release(finals)
 

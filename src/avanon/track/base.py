@@ -8,7 +8,7 @@ by ``lookahead`` frames.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Collection, Protocol, runtime_checkable
 
 from ..detections import Detections
 
@@ -20,13 +20,15 @@ class Tracker(Protocol):
     #: The most frames :meth:`update` may hold back before releasing them.
     lookahead: int
 
-    def update(self, dets: Detections, *, observed: bool = True, cut: bool = False) -> list[Detections]:
+    def update(self, dets: Detections, *, observed: bool | Collection[int] = True,
+               cut: bool = False) -> list[Detections]:
         """Feed the next frame.
 
         Args:
             dets: detections of the next frame (``frame_index`` one more than the previous call).
             observed: False when the detector did not run on this frame (``--detect-every``):
-                no detection there is not evidence that the object left.
+                no detection there is not evidence that the object left. Or the collection of
+                class ids the detector examined (classes may be detected at different rates).
             cut: True when a shot cut starts at this frame (tracks must not cross it).
 
         Returns:
@@ -45,7 +47,8 @@ class PassThroughTracker:
 
     lookahead = 0
 
-    def update(self, dets: Detections, *, observed: bool = True, cut: bool = False) -> list[Detections]:
+    def update(self, dets: Detections, *, observed: bool | Collection[int] = True,
+               cut: bool = False) -> list[Detections]:
         return [dets]
 
     def flush(self) -> list[Detections]:

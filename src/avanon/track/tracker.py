@@ -23,6 +23,8 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
+from typing import Collection
+
 import numpy as np
 
 from ..detections import Detections
@@ -128,8 +130,12 @@ class IouTracker:
         self._last_index: int | None = None
 
     # -- the protocol ---------------------------------------------------------------------
-    def update(self, dets: Detections, *, observed: bool = True, cut: bool = False) -> list[Detections]:
-        """Feed the next frame's detections; return the frames that are now final."""
+    def update(self, dets: Detections, *, observed: bool | Collection[int] = True,
+               cut: bool = False) -> list[Detections]:
+        """Feed the next frame's detections; return the frames that are now final.
+
+        ``observed`` is True/False for all classes, or the class ids the detector examined on
+        this frame (classes can be detected at different rates)."""
         if self._last_index is not None and dets.frame_index != self._last_index + 1:
             raise ValueError(
                 f"IouTracker.update: expected frame_index {self._last_index + 1}, "
@@ -156,7 +162,8 @@ class IouTracker:
         cids = dets.class_ids[keep]
         for cls in sorted(set(self._live) | set(cids.tolist())):
             sel = cids == cls
-            self._step(cls, t, boxes[sel], scores[sel], observed, frame)
+            seen = observed if isinstance(observed, bool) else cls in observed
+            self._step(cls, t, boxes[sel], scores[sel], seen, frame)
         self._frames.append(frame)
         out = []
         while self._released <= t - self.lookahead:

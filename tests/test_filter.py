@@ -1,0 +1,141 @@
+"""The frame filter: order, delay, per-class detection schedule, shot cuts, fail-closed."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from avanon.detections import Detections
+from avanon.errors import PipelineError
+from avanon.filter import Anonymizer
+from avanon.track.base import PassThroughTracker
+
+
+class TwoClassDetector:
+    """Reports one face and one plate box; records which classes each call asked for."""
+
+    classes = ("face", "plate")
+
+    def __init__(self):
+        self.calls: list[tuple[int, tuple[str, ...]]] = []
+
+    def detect(self, frames, indices, *, classes=None):
+        asked = tuple(classes) if classes is not None else self.classes
+        out = []
+        for f, i in zip(frames, indices):
+            self.calls.append((i, asked))
+            boxes, cids = [], []
+            if "face" in asked:
+                boxes.append([1, 1, 5, 5]); cids.append(0)
+            if "plate" in asked:
+                boxes.append([10, 10, 20, 14]); cids.append(1)
+            out.append(Detections.from_boxes(boxes, class_ids=cids, frame_index=i, pts=f.pts))
+        return out
+
+
+class NoKeywordDetector(TwoClassDetector):
+    def detect(self, frames, indices):  # no classes= keyword: runs everything
+        return super().detect(frames, indices)
+
+
+class RecordingTracker:
+    """Passes detections through, recording what `observed` said."""
+
+    lookahead = 0
+
+    def __init__(self):
+        self.observed = []
+
+    def update(self, dets, *, observed=True, cut=False):
+        self.observed.append(observed)
+        return [dets]
+
+    def flush(self):
+        return []
+
+
+class NoMask:
+    def apply(self, frame, dets):
+        return frame
+
+
+class Cuts:
+    def __init__(self, at):
+        self.at = set(at)
+        self.i = -1
+
+    def update(self, frame):
+        self.i += 1
+        return self.i in self.at
+
+
+def frames(n):
+    out = []
+    for i in range(n):
+        f = av.VideoFrame(32, 24, "yuv420p")
+        f.pts = i * 10
+        out.append(f)
+    return out
+
+
+def run(anon, n):
+    got = []
+    for f in frames(n):
+        got += anon.push(f)
+    got += anon.flush()
+    return got
+
+
+def test_per_class_schedule_and_observed_sets():
+    det, tr = TwoClassDetector(), RecordingTracker()
+    anon = Anonymizer(det, NoMask(), tr, detect_every={"face": 1, "plate": 3})
+    out = run(anon, 7)
+    assert [f.pts for f in out] == [i * 10 for i in range(7)]
+    asked = dict(det.calls)
+    assert [i for i, c in det.calls if "plate" in c] == [0, 3, 6]
+    assert all("face" in asked[i] for i in range(7))
+    assert tr.observed[0] is True and tr.observed[1] == frozenset({0})
+
+
+def test_cut_triggers_detection_of_every_class():
+    det = TwoClassDetector()
+    anon = Anonymizer(det, NoMask(), RecordingTracker(), detect_every={"face": 2, "plate": 4},
+                      cut_detector=Cuts(at=[5]))
+    run(anon, 8)
+    asked = dict(det.calls)
+    assert asked[5] == ("face", "plate")
+    assert 1 not in asked and 3 not in asked and 7 not in asked
+    assert asked[4] == ("face", "plate") and asked[2] == ("face",)
+
+
+def test_detector_without_classes_keyword_runs_everything_when_any_is_due():
+    det, tr = NoKeywordDetector(), RecordingTracker()
+    anon = Anonymizer(det, NoMask(), tr, detect_every={"face": 2, "plate": 3})
+    run(anon, 6)
+    assert [i for i, _ in det.calls] == [0, 2, 3, 4]
+    assert tr.observed == [True, frozenset(), True, True, True, frozenset()]
+
+
+@pytest.mark.parametrize("batch", [1, 3, 4])
+def test_batches_keep_order_and_count(batch):
+    det = TwoClassDetector()
+    anon = Anonymizer(det, NoMask(), PassThroughTracker(), batch=batch)
+    out = run(anon, 10)
+    assert [f.pts for f in out] == [i * 10 for i in range(10)]
+    assert sorted(i for i, _ in det.calls) == list(range(10))
+
+
+def test_detect_every_needs_a_tracker():
+    with pytest.raises(ValueError, match="needs tracking"):
+        Anonymizer(TwoClassDetector(), NoMask(), None, detect_every=2)
+
+
+def test_tracker_that_loses_a_frame_fails_closed():
+    class Lossy(RecordingTracker):
+        def update(self, dets, *, observed=True, cut=False):
+            return [] if dets.frame_index == 2 else [dets]
+
+    anon = Anonymizer(TwoClassDetector(), NoMask(), Lossy())
+    with pytest.raises(PipelineError):
+        run(anon, 5)
