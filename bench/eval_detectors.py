@@ -10,8 +10,14 @@ For each class, detector size and threshold it reports
   text, which counts as false here; faces: unannotated background faces count as false too;
 * the mean detector time per image (single thread by default);
 
-and, with ``--timing``, the time per video frame of the whole detect stage (FFmpeg scaling, both
-models, decoding) on 1280x720 and 1920x1080 frames.
+and, with ``--timing``, the time per video frame of the whole detect stage (FFmpeg scaling, the
+models, decoding, plate rules) on 1280x720 and 1920x1080 frames, for faces and plates together
+and for each class alone (``DetectStage.detect(classes=...)``, as a per-class scheduler runs it).
+
+Plate boxes go through the detect stage's plausibility rules (``avanon.detect.PlateRules``: not
+taller than wide, not mostly under a face), with the faces that CenterFace finds in the same
+photo at the stage's default face threshold; ``--plate-rules both`` (the default) also reports
+each plate model without them, as ``MODEL (no rules)``.
 
 Data (see ../shared/media/README.md): ``plates_openimages`` (YOLO labels, class 0 = plate; 315
 photos stretched to 416x416) and ``faces_dlib`` (9 group photos, 43 face boxes in
@@ -23,6 +29,8 @@ Run from the repository root:
 
     python bench/eval_detectors.py                       # default grid, markdown tables
     python bench/eval_detectors.py --sizes 640 --timing  # one size, plus per-frame timing
+    python bench/eval_detectors.py --classes plate --plate-models ppocr --plate-sizes 640,960 \
+        --face-sizes 640,960 --plate-thresholds 0.5         # the plate rules, before and after
 """
 
 from __future__ import annotations
@@ -41,11 +49,13 @@ import numpy as np
 
 from avanon.detect.centerface import CenterFaceDetector
 from avanon.detect.clpr import PlateDetector
-from avanon.detect.config import DetectConfig
+from avanon.detect.config import DEFAULT_THRESHOLDS, DetectConfig
 from avanon.detect.geometry import detector_input, detector_size, to_coded
 from avanon.detect.models import ensure_models
+from avanon.detect.plausible import PlateRules
 from avanon.detect.stage import DetectStage
 from avanon.detect.textdet import TextDetector
+from avanon.detections import Detections, class_id
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MEDIA = ROOT.parent / "shared" / "media"
@@ -58,6 +68,8 @@ class Sample:
     cls: str  # "face" or "plate"
     gt: np.ndarray  # (G, 4) xyxy in image pixels (YOLO cx, cy, w, h until decoded if yolo)
     yolo: bool = False
+    width: int = 0
+    height: int = 0
     long_side: int = 0
     dets: dict = field(default_factory=dict)  # (model, size) -> (boxes, scores, seconds)
 
@@ -184,6 +196,7 @@ def run_models(samples, detectors: dict, sizes, log) -> None:
     for si, s in enumerate(samples):
         frame = decode_image(s.path)
         w, h = frame.width, frame.height
+        s.width, s.height = w, h
         s.long_side = max(w, h)
         if s.yolo:
             s.yolo = False
@@ -211,8 +224,61 @@ def combine(samples, a: str, b: str, name: str, sizes) -> None:
             s.dets[(name, size)] = (np.concatenate([ba, bb]), np.concatenate([sa, sb]), ta + tb)
 
 
+def apply_plate_rules(samples, models, sizes, rules: PlateRules, faces: str = "_faces") -> None:
+    """Keep each plate model's raw boxes as ``MODEL (no rules)`` and filter ``MODEL`` in place.
+
+    The photos are upright (no rotation), so their pixels are the upright picture's; the faces
+    are CenterFace's at the stage's default face threshold, as the stage would see them.
+    """
+    face_thr = DEFAULT_THRESHOLDS["face"]
+    for s in samples:
+        for size in sizes:
+            fb, fs, _ = s.dets[(faces, size)]
+            for model in models:
+                boxes, scores, sec = s.dets[(model, size)]
+                s.dets[(f"{model} (no rules)", size)] = (boxes, scores, sec)
+                d = Detections.from_boxes(boxes, scores, class_id("plate"))
+                keep = rules.mask(d, (s.width, s.height), faces=fb[fs >= face_thr])
+                s.dets[(model, size)] = (boxes[keep], scores[keep], sec)
+
+
+def clip_counts(clip: Path, sizes, threads: int, step: int = 10) -> dict:
+    """Plate and face boxes DetectStage returns on every ``step``-th frame of ``clip``.
+
+    For each det_size: faces, plates without the plate rules, plates with them (the default),
+    and plates with them in plate-only calls (``classes=["plate"]``: no faces to test against).
+    """
+    with av.open(str(clip)) as c:
+        frames = [f for i, f in enumerate(c.decode(video=0)) if i % step == 0]
+    out = {"frames": len(frames)}
+    for size in sizes:
+        cfg = DetectConfig(det_size=size, threads=threads, batch=1)
+        stage = DetectStage(cfg)
+        raw = DetectStage(DetectConfig(det_size=size, threads=threads, batch=1, plate_rules=None),
+                          detectors=stage.detectors)
+        plate = class_id("plate")
+        counts = {"faces": 0, "plates without rules": 0, "plates": 0, "plates, plate-only calls": 0}
+        for i, f in enumerate(frames):
+            (d,) = raw.detect([f], [i])
+            counts["faces"] += int((d.class_ids != plate).sum())
+            counts["plates without rules"] += int((d.class_ids == plate).sum())
+            (d,) = stage.detect([f], [i])
+            counts["plates"] += int((d.class_ids == plate).sum())
+            (d,) = stage.detect([f], [i], classes=["plate"])
+            counts["plates, plate-only calls"] += len(d)
+        out[size] = counts
+    return out
+
+
+#: ``--timing`` rows: label -> classes passed to ``DetectStage.detect``.
+TIMING_CLASSES = {"faces + plates": None, "faces only": ("face",), "plates only": ("plate",)}
+
+
 def frame_timing(sizes, threads: int, media: Path, plate_model: str, reps: int = 12) -> dict:
-    """Median ms per frame of DetectStage.detect (faces + plates) on 720p and 1080p frames."""
+    """Median ms per frame of DetectStage.detect on 720p and 1080p frames, per class set.
+
+    Also the mean ms per frame of each model (``DetectStage.timings``) under ``.../models``.
+    """
     clip = media / "video" / "tears_of_steel" / "clip_01_tears_of_steel.mp4"
     with av.open(str(clip)) as c:
         src = [f for i, f in zip(range(reps * 8), c.decode(video=0))][:: 8][:reps]
@@ -222,13 +288,20 @@ def frame_timing(sizes, threads: int, media: Path, plate_model: str, reps: int =
         stage = DetectStage(cfg)
         for w, h in ((1280, 720), (1920, 1080)):
             frames = [f.reformat(width=w, height=h, format="yuv420p") for f in src]
-            stage.detect(frames[:1], [0])  # warm-up
-            times = []
-            for i, f in enumerate(frames):
-                t0 = time.perf_counter()
-                stage.detect([f], [i])
-                times.append(time.perf_counter() - t0)
-            out[f"{size}@{h}p"] = 1000 * statistics.median(times)
+            for label, classes in TIMING_CLASSES.items():
+                stage.detect(frames[:1], [0], classes=classes)  # warm-up
+                stage.reset_timings()
+                times = []
+                for i, f in enumerate(frames):
+                    t0 = time.perf_counter()
+                    stage.detect([f], [i], classes=classes)
+                    times.append(time.perf_counter() - t0)
+                key = f"{size}@{h}p/{label}"
+                out[key] = 1000 * statistics.median(times)
+                out[key + "/models"] = {
+                    name: 1000 * t.seconds / t.frames
+                    for name, t in stage.timings.items() if t.frames
+                }
     return out
 
 
@@ -277,8 +350,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ppocr-norm", choices=("rapidocr", "imagenet"), default="rapidocr")
     ap.add_argument("--ppocr-bin", type=float, default=0.3, help="DB binarisation threshold")
     ap.add_argument("--ppocr-rgb", action="store_true", help="feed RGB instead of BGR")
+    ap.add_argument("--plate-rules", choices=("on", "off", "both"), default="both",
+                    help="drop implausible plate boxes as the detect stage does (both: report "
+                         "each plate model with and without)")
     ap.add_argument("--timing", action="store_true", help="also time DetectStage per frame")
     ap.add_argument("--timing-sizes", default=None, help="det sizes for --timing (default --sizes)")
+    ap.add_argument("--clip", type=Path, default=None,
+                    help="also count the boxes DetectStage keeps on every 10th frame of this "
+                         "video, with and without the plate rules (at --timing-sizes)")
     ap.add_argument("--json", type=Path, default=None, help="write all numbers here")
     args = ap.parse_args(argv)
 
@@ -293,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
 
     names = []
-    if "face" in classes:
+    if "face" in classes or ("plate" in classes and args.plate_rules != "off"):
         names.append("centerface")
     if "plate" in classes:
         if {"ppocr", "both"} & set(plate_models):
@@ -332,11 +411,19 @@ def main(argv: list[str] | None = None) -> int:
         if "clpr_det" in paths:
             dets["clpr"] = PlateDetector(paths["clpr_det"], threshold=min(plate_thr),
                                          pad=args.clpr_pad, **common)
+        if args.plate_rules != "off":
+            dets["_faces"] = CenterFaceDetector(paths["centerface"],
+                                                threshold=DEFAULT_THRESHOLDS["face"],
+                                                grow=args.face_grow, **common)
         log(f"plates: {len(plates)} images, {sum(len(s.gt) for s in plates)} boxes")
         sizes = plate_sizes
         run_models(plates, dets, sizes, log)
         if "both" in plate_models:
             combine(plates, "ppocr", "clpr", "both", sizes)
+        if args.plate_rules != "off":
+            apply_plate_rules(plates, plate_models, sizes, PlateRules())
+            if args.plate_rules == "both":
+                plate_models = [v for m in plate_models for v in (f"{m} (no rules)", m)]
         for model in plate_models:
             for size in sizes:
                 for thr in plate_thr:
@@ -348,11 +435,26 @@ def main(argv: list[str] | None = None) -> int:
         tsizes = ints(args.timing_sizes or args.sizes or args.plate_sizes)
         timing = frame_timing(tsizes, args.threads, args.media, "ppocr")
         results["timing"] = timing
-        rows = ["| det_size | 1280x720 ms/frame | 1920x1080 ms/frame |", "|---|---|---|"]
-        for size in tsizes:
-            t720, t1080 = timing[f"{size}@720p"], timing[f"{size}@1080p"]
-            rows.append(f"| {size} | {t720:.0f} | {t1080:.0f} |")
-        out_md.append(f"### DetectStage time per frame (faces + plates, {args.threads} thread)"
+        rows = ["| classes | det_size | 1280x720 ms/frame | 1920x1080 ms/frame "
+                "| per model at 720p (ms/frame) |", "|---|---|---|---|---|"]
+        for label in TIMING_CLASSES:
+            for size in tsizes:
+                t720, t1080 = timing[f"{size}@720p/{label}"], timing[f"{size}@1080p/{label}"]
+                models = ", ".join(f"{n} {ms:.0f}" for n, ms in
+                                   timing[f"{size}@720p/{label}/models"].items())
+                rows.append(f"| {label} | {size} | {t720:.0f} | {t1080:.0f} | {models} |")
+        out_md.append(f"### DetectStage time per frame ({args.threads} thread, median of 12)"
+                      "\n\n" + "\n".join(rows))
+
+    if args.clip:
+        csizes = ints(args.timing_sizes or args.sizes or args.plate_sizes)
+        counts = clip_counts(args.clip, csizes, args.threads)
+        results["clip"] = {str(k): v for k, v in counts.items()}
+        labels = list(counts[csizes[0]])
+        rows = ["| det_size | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+        for size in csizes:
+            rows.append(f"| {size} | " + " | ".join(str(counts[size][k]) for k in labels) + " |")
+        out_md.append(f"### Boxes on {args.clip.name}, {counts['frames']} frames (every 10th)"
                       "\n\n" + "\n".join(rows))
 
     print("\n\n".join(out_md))

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from avanon.detect import PlateRules
 from avanon.detect.config import DEFAULT_DET_SIZE, DetectConfig, parse_thresholds
 from avanon.errors import ConfigError
 
@@ -16,6 +17,15 @@ def test_defaults():
     assert cfg.threads == 0 and cfg.model_dir is None and cfg.providers is None
     assert cfg.plate_model == "ppocr"
     assert cfg.model_names() == ("centerface", "ppocr_det")
+    assert cfg.plate_rules == PlateRules()
+
+
+def test_plate_rules_can_be_tuned_or_switched_off():
+    loose = DetectConfig(plate_rules=PlateRules(max_height_ratio=1.5))
+    assert loose.plate_rules.max_height_ratio == 1.5
+    assert hash(loose) != hash(DetectConfig())
+    assert hash(DetectConfig(plate_rules=None)) == hash(DetectConfig(plate_rules=None))
+    assert DetectConfig(plate_rules=None).plate_rules is None
 
 
 def test_dict_thresholds_are_merged_and_frozen():
@@ -56,6 +66,7 @@ def test_normalises_inputs():
         (dict(model_dir=3), "model_dir"),
         (dict(providers=[1]), "providers"),
         (dict(plate_model="yolo"), "plate_model"),
+        (dict(plate_rules={"max_height_ratio": 1.2}), "plate_rules: expected a PlateRules"),
     ],
 )
 def test_invalid_values_raise_config_error(kwargs, fragment):

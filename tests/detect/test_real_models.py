@@ -7,6 +7,7 @@ Skipped with the reason when the weights cannot be fetched here.
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 
 import av
@@ -135,3 +136,30 @@ def test_rotated_clip_gives_the_same_faces_as_the_upright_one(media, stage):
     hc = rot.height
     fb_up = np.array([hc - fb[3], fb[0], hc - fb[1], fb[2]])
     np.testing.assert_allclose(fb_up, fa, atol=0.08 * (fa[2] - fa[0]))
+
+
+@pytest.mark.media
+def test_text_boxes_on_a_close_face_are_dropped(media, stage):
+    """The text detector boxes the egoblur face (score 0.6-0.95); the plate rules drop them."""
+    path = media / "video" / "egoblur" / "gen1" / "test_video.mp4"
+    with av.open(str(path)) as c:
+        frames = [f for i, f in enumerate(c.decode(video=0)) if i in (30, 250)]
+    raw = DetectStage(dataclasses.replace(stage.config, plate_rules=None),
+                      detectors=stage.detectors)
+
+    def under_face(d, faces):
+        """Plate boxes of ``d`` more than half inside one of ``faces``."""
+        p = d.of_class(1).xyxy
+        lo = np.maximum(p[:, None, :2], faces[None, :, :2])
+        hi = np.minimum(p[:, None, 2:], faces[None, :, 2:])
+        inter = np.clip(hi - lo, 0, None).prod(axis=2).max(axis=1, initial=0)
+        return int((inter > 0.5 * (p[:, 2] - p[:, 0]) * (p[:, 3] - p[:, 1])).sum())
+
+    before = raw.detect(frames, [30, 250])
+    after = stage.detect(frames, [30, 250])
+    faces = [d.of_class(0).xyxy for d in after]
+    assert [len(f) for f in faces] == [1, 1]
+    assert all(under_face(d, f) >= 1 for d, f in zip(before, faces))
+    assert [under_face(d, f) for d, f in zip(after, faces)] == [0, 0]
+    (alone,) = stage.detect(frames[:1], [30], classes=["plate"])  # no faces: the height rule
+    assert under_face(alone, faces[0]) == 0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from avanon.detect import DetectConfig, DetectStage
-from avanon.detect.base import FrameDetector
+from avanon.detect.base import FrameDetector, supports_classes
 from avanon.detections import Detections
 from avanon.errors import ModelError, ModelNotFoundError
 
@@ -82,7 +82,8 @@ def test_small_frames_are_scaled_up():
 
 
 def test_thresholds_and_classes_filter():
-    det = Fixed(("face", "plate"), [[0, 0, 10, 10]] * 4, [0.25, 0.35, 0.45, 0.55], [0, 0, 1, 1])
+    det = Fixed(("face", "plate"), [[0, 0, 10, 10]] * 2 + [[20, 0, 40, 10]] * 2,
+                [0.25, 0.35, 0.45, 0.55], [0, 0, 1, 1])
     frame = frame_with_red(64, 64, (0, 0, 1, 1))
     cfg = DetectConfig(det_size=128, thresholds={"face": 0.3, "plate": 0.5})
     (d,) = DetectStage(cfg, detectors=[det]).detect([frame], [0])
@@ -158,3 +159,144 @@ def test_unloadable_weights_raise_model_error(fake_weights):
     fake_weights["centerface"].write_bytes(b"not onnx")
     with pytest.raises(ModelError, match="onnxruntime could not load"):
         DetectStage(DetectConfig(classes=("face",)))
+
+
+# -- per-class scheduling, timings, plate rules ----------------------------------------------
+
+
+def two_models():
+    face = Fixed(("face",), [[10, 10, 40, 40]], [0.9], [0])
+    plate = Fixed(("plate",), [[60, 60, 100, 80]], [0.9], [1])
+    return face, plate
+
+
+@pytest.mark.parametrize("classes, calls, found", [
+    (None, (1, 1), [0, 1]),
+    (("face", "plate"), (1, 1), [0, 1]),
+    (["plate"], (0, 1), [1]),
+    ("face", (1, 0), [0]),                 # one name
+    (iter(["face", "face"]), (1, 0), [0]),  # any iterable, repeats ignored
+    ((), (0, 0), []),                      # nothing due: no model runs
+])
+def test_classes_run_only_the_models_they_need(classes, calls, found):
+    face, plate = two_models()
+    stage = DetectStage(DetectConfig(det_size=128), detectors=[face, plate])
+    frames = [frame_with_red(128, 128, (0, 0, 1, 1), pts=5)]
+    (d,) = stage.detect(frames, [9], classes=classes)
+    assert (face.calls, plate.calls) == calls
+    assert sorted(d.class_ids.tolist()) == found
+    assert (d.frame_index, d.pts) == (9, 5)
+
+
+def test_classes_filter_the_output_of_a_two_class_model():
+    det = Fixed(("face", "plate"), [[0, 0, 10, 10], [20, 0, 40, 10]], [0.9, 0.9], [0, 1])
+    stage = DetectStage(DetectConfig(det_size=128), detectors=[det])
+    (d,) = stage.detect([frame_with_red(64, 64, (0, 0, 1, 1))], [0], classes=["plate"])
+    assert d.class_ids.tolist() == [1] and det.calls == 1
+
+
+def test_classes_must_be_ones_the_stage_finds():
+    face, plate = two_models()
+    stage = DetectStage(DetectConfig(classes=("face",), det_size=128), detectors=[face, plate])
+    assert stage.classes == ("face",)
+    with pytest.raises(ValueError, match="expected some of face .*got 'plate'"):
+        stage.detect([frame_with_red(64, 64, (0, 0, 1, 1))], [0], classes=["plate"])
+    with pytest.raises(ValueError, match="got 'cars'"):
+        stage.detect([], [], classes=["cars"])
+
+
+def test_stage_classes_are_the_configured_ones_that_a_detector_serves():
+    face, plate = two_models()
+    assert DetectStage(DetectConfig(), detectors=[plate, face]).classes == ("face", "plate")
+    assert DetectStage(DetectConfig(), detectors=[plate]).classes == ("plate",)
+    assert DetectStage(DetectConfig(classes=("plate", "face")),
+                       detectors=[face, plate]).classes == ("plate", "face")
+    assert DetectStage(DetectConfig(), detectors=[]).classes == ()
+
+
+def test_detectors_without_the_keyword_are_still_frame_detectors():
+    class Old:
+        def detect(self, frames, indices):
+            return [Detections.empty(i) for i in indices]
+
+    stage = DetectStage(DetectConfig(), detectors=[])
+    assert isinstance(Old(), FrameDetector) and isinstance(stage, FrameDetector)
+    assert not supports_classes(Old()) and supports_classes(stage)
+
+
+def test_timings_count_calls_frames_and_seconds_per_model():
+    face, plate = two_models()
+    plate.name = "ppocr_det"
+    twin = Fixed(("face",), [[0, 0, 4, 4]], [0.9], [0])
+    stage = DetectStage(DetectConfig(det_size=128), detectors=[face, plate, twin])
+    assert stage.timings == {"Fixed": (0, 0, 0.0), "ppocr_det": (0, 0, 0.0),
+                             "Fixed#2": (0, 0, 0.0)}
+    frames = [frame_with_red(64, 64, (0, 0, 1, 1)), frame_with_red(64, 64, (0, 0, 1, 1)),
+              frame_with_red(32, 64, (0, 0, 1, 1))]
+    stage.detect(frames, [0, 1, 2])                      # two frame sizes: two calls per model
+    stage.detect(frames[:1], [3], classes=["plate"])
+    t = stage.timings
+    assert (t["Fixed"].calls, t["Fixed"].frames) == (2, 3)
+    assert (t["ppocr_det"].calls, t["ppocr_det"].frames) == (3, 4)
+    assert all(v.seconds > 0 for v in t.values())
+    calls, frames_, seconds = t["Fixed#2"]
+    assert (calls, frames_) == (2, 3)
+    t["Fixed"] = None  # a snapshot: the stage's counters are not touched
+    assert stage.timings["Fixed"].calls == 2
+    stage.reset_timings()
+    assert set(stage.timings.values()) == {(0, 0, 0.0)}
+
+
+def test_real_detectors_are_timed_under_their_registry_names():
+    from avanon.detect.centerface import CenterFaceDetector
+    from avanon.detect.clpr import PlateDetector
+    from avanon.detect.textdet import TextDetector
+
+    assert (CenterFaceDetector.name, TextDetector.name, PlateDetector.name) == (
+        "centerface", "ppocr_det", "clpr_det")
+
+
+def test_stage_drops_implausible_plates():
+    # detector input 128x128 for a 64x64 frame: boxes come back halved
+    det = Fixed(
+        ("face", "plate"),
+        [[10, 10, 70, 70],     # face
+         [20, 20, 60, 50],     # plate under the face
+         [80, 90, 100, 126],   # tall plate
+         [80, 20, 120, 40]],   # plausible plate
+        [0.9] * 4, [0, 1, 1, 1],
+    )
+    frame = frame_with_red(64, 64, (0, 0, 1, 1))
+    (d,) = DetectStage(DetectConfig(det_size=128), detectors=[det]).detect([frame], [0])
+    np.testing.assert_allclose(d.xyxy, [[5, 5, 35, 35], [40, 10, 60, 20]], atol=0.01)
+    # plates-only call: no face to cover the first plate, so only the tall one goes
+    (d,) = DetectStage(DetectConfig(det_size=128), detectors=[det]).detect(
+        [frame], [0], classes=["plate"])
+    assert len(d) == 2 and d.class_ids.tolist() == [1, 1]
+    (d,) = DetectStage(DetectConfig(det_size=128, plate_rules=None),
+                       detectors=[det]).detect([frame], [0])
+    assert len(d) == 4
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_plate_shape_is_judged_in_the_upright_picture(rotation):
+    # a red box wide in the upright picture is tall in the coded picture when rotated
+    finder = RedFinder("plate")
+    stage = DetectStage(DetectConfig(det_size=256), rotation, detectors=[finder])
+    box = (100, 20, 130, 100) if rotation else (20, 100, 100, 130)  # coded pixels
+    (d,) = stage.detect([frame_with_red(200, 200, box)], [0])
+    np.testing.assert_allclose(d.xyxy[0], box, atol=1.5)
+    other = (20, 100, 100, 130) if rotation else (100, 20, 130, 100)
+    (d,) = stage.detect([frame_with_red(200, 200, other)], [0])
+    assert len(d) == 0
+
+
+def test_non_uniform_detector_scale_is_undone_before_the_shape_test():
+    # 640x80 frame -> 640x64 detector input (y squashed to 0.8): a 50x70 box (1.4x as tall as
+    # wide) is only 1.12x as tall in the detector input, under the 1.2 limit
+    finder = RedFinder("plate")
+    stage = DetectStage(DetectConfig(det_size=640), detectors=[finder])
+    (d,) = stage.detect([frame_with_red(80, 640, (300, 5, 350, 75))], [0])
+    assert finder.shapes[0][1:3] == (64, 640) and len(d) == 0
+    (d,) = stage.detect([frame_with_red(80, 640, (300, 5, 370, 75))], [0])  # square: kept
+    assert len(d) == 1

@@ -9,10 +9,16 @@ Two levels:
   returns boxes in coded-picture coordinates. :class:`avanon.detect.stage.DetectStage` adapts
   image detectors to it (downscale, rotate upright, run every model, map boxes back); tests and
   callers with their own detector can implement it directly.
+
+Per-class scheduling: a frame detector *may* take a keyword-only ``classes`` argument
+(``DetectStage`` does) to look for some classes only, e.g. plates on every fourth frame and faces
+on every frame. The protocol does not require it: callers check :func:`supports_classes` and call
+detectors without it otherwise (they then get every class, which only masks more).
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Protocol, Sequence, runtime_checkable
 
 import av
@@ -20,7 +26,7 @@ import numpy as np
 
 from ..detections import Detections
 
-__all__ = ["ImageDetector", "FrameDetector"]
+__all__ = ["ImageDetector", "FrameDetector", "supports_classes"]
 
 
 @runtime_checkable
@@ -29,6 +35,8 @@ class ImageDetector(Protocol):
 
     #: Class names this detector reports (subset of ``avanon.CLASS_NAMES``).
     classes: tuple[str, ...]
+    # Optional: ``name: str``, the key of its entry in ``DetectStage.timings`` (default: the
+    # class name). Not part of the protocol so that stand-ins need not define it.
 
     def detect(self, images: np.ndarray) -> list[Detections]:
         """Find objects.
@@ -49,7 +57,32 @@ class FrameDetector(Protocol):
     def detect(self, frames: Sequence[av.VideoFrame], indices: Sequence[int]) -> list[Detections]:
         """Return one :class:`Detections` per frame (``frame_index`` set from ``indices``).
 
+        Implementations may add a keyword-only ``classes: Iterable[str] | None = None``: None
+        finds every class, otherwise only the named ones (and runs only the models they need).
+        Callers pass it only where :func:`supports_classes` is true.
+
         Raising is allowed and fails the run closed: the pipeline never emits a frame whose
         detection failed.
         """
         ...
+
+
+def supports_classes(detector: FrameDetector) -> bool:
+    """True when ``detector.detect`` accepts the optional ``classes`` keyword.
+
+    Example:
+        >>> class Old:
+        ...     def detect(self, frames, indices): return []
+        >>> class New:
+        ...     def detect(self, frames, indices, *, classes=None): return []
+        >>> supports_classes(Old()), supports_classes(New())
+        (False, True)
+    """
+    try:
+        params = inspect.signature(detector.detect).parameters
+    except (TypeError, ValueError):  # no introspectable signature (e.g. some C extensions)
+        return False
+    p = params.get("classes")
+    if p is not None:
+        return p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    return any(q.kind is q.VAR_KEYWORD for q in params.values())

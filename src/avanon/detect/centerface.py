@@ -82,6 +82,8 @@ class CenterFaceDetector:
     """
 
     classes: tuple[str, ...] = ("face",)
+    #: Model name in the registry (:mod:`avanon.detect.models`) and in ``DetectStage.timings``.
+    name: str = "centerface"
 
     def __init__(
         self,

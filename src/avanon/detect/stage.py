@@ -1,26 +1,28 @@
 """`DetectStage`: decoded frames in, coded-picture boxes out.
 
 For each frame it makes one small upright RGB copy with FFmpeg's scaler (long side
-``config.det_size``), runs every detector on the batch of copies, keeps the enabled classes above
-their thresholds, and maps the boxes back through the scale and the display rotation.
+``config.det_size``), runs the detectors of the requested classes on the batch of copies, keeps
+boxes above their class thresholds, drops implausible plate boxes (``config.plate_rules``) and
+maps the boxes back through the scale and the display rotation.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
+import time
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import av
 import numpy as np
 
 from ..detections import CLASS_NAMES, Detections, class_id
-from ..errors import AvanonError, ModelError
+from ..errors import AvanonError, ConfigError, ModelError
 from .base import ImageDetector
 from .config import DetectConfig
 from .geometry import detector_input, detector_size, rotation_k, to_coded, upright_size
 from .runtime import resolve_providers
 
-__all__ = ["DetectStage", "build_detectors"]
+__all__ = ["DetectStage", "ModelTiming", "build_detectors"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,17 @@ def build_detectors(
         raise ModelError(f"cannot build the detectors: {type(exc).__name__}: {exc}") from exc
 
 
+class ModelTiming(NamedTuple):
+    """Work done by one model of a :class:`DetectStage` since it was built (or last reset)."""
+
+    #: ``detect`` calls on the model (one per frame size per :meth:`DetectStage.detect` call).
+    calls: int
+    #: frames those calls covered.
+    frames: int
+    #: wall-clock seconds spent in the model's ``detect`` (inference and decoding).
+    seconds: float
+
+
 class DetectStage:
     """The detect stage, a :class:`~avanon.detect.base.FrameDetector`.
 
@@ -73,7 +86,8 @@ class DetectStage:
         rotation: the stream's display rotation, counter-clockwise degrees as PyAV reports it
             (``VideoFrame.rotation``); the upright picture is ``np.rot90(coded, round(r/90) % 4)``.
         detectors: image detectors to run instead of the real models (tests, custom models).
-            Their boxes are still filtered by ``config.classes`` and ``config.thresholds``.
+            Their boxes are still filtered by ``config.classes``, ``config.thresholds`` and
+            ``config.plate_rules``.
 
     Raises:
         ModelNotFoundError, ModelError: building the real models failed.
@@ -97,37 +111,97 @@ class DetectStage:
         if detectors is None:
             detectors = build_detectors(config)
         self.detectors = list(detectors)
-        min_score = np.full(len(CLASS_NAMES), np.inf, np.float32)
-        for name in config.classes:
-            min_score[class_id(name)] = config.thresholds[name]
-        self._min_score = min_score
+        self._thresholds = {name: config.thresholds[name] for name in config.classes}
         # A detector whose classes are all disabled need not run.
         self._active = [d for d in self.detectors if set(d.classes) & set(config.classes)]
+        served = {c for d in self._active for c in d.classes}
+        self._classes = tuple(c for c in config.classes if c in served)
+        self._names = _unique_names(self._active)
+        self.reset_timings()
 
     @property
     def preferred_batch(self) -> int:
         """Frames per :meth:`detect` call that keep the models busiest (``config.batch``)."""
         return self.config.batch
 
-    def detect(self, frames: Sequence[av.VideoFrame], indices: Sequence[int]) -> list[Detections]:
-        """Find objects in ``frames``; one :class:`Detections` per frame, coded-picture pixels."""
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The classes this stage finds: those of ``config.classes`` that a detector serves."""
+        return self._classes
+
+    @property
+    def timings(self) -> dict[str, ModelTiming]:
+        """Model name -> :class:`ModelTiming` (calls, frames, seconds), a snapshot.
+
+        Names are the models' registry names (``"centerface"``, ``"ppocr_det"``, ``"clpr_det"``),
+        else a stand-in detector's ``name`` attribute or class name.
+        """
+        return {n: ModelTiming(*t) for n, t in self._timings.items()}
+
+    def reset_timings(self) -> None:
+        """Zero :attr:`timings` (e.g. after a warm-up)."""
+        self._timings = {n: [0, 0, 0.0] for n in self._names}
+
+    def detect(
+        self,
+        frames: Sequence[av.VideoFrame],
+        indices: Sequence[int],
+        *,
+        classes: Iterable[str] | None = None,
+    ) -> list[Detections]:
+        """Find objects in ``frames``; one :class:`Detections` per frame, coded-picture pixels.
+
+        Args:
+            frames: decoded frames (any mix of sizes).
+            indices: each frame's index in the stream, copied to ``Detections.frame_index``.
+            classes: None for every class of :attr:`classes`, or some of them (a name or an
+                iterable of names): only the models serving those classes run and only those
+                classes are returned, so a scheduler can look for plates less often than for
+                faces. Empty: no model runs, every frame gets no boxes. The plate rule on
+                faces (``PlateRules.max_face_cover``) sees only faces found in this call.
+
+        Raises:
+            ValueError: ``indices`` does not match ``frames``, or ``classes`` names a class
+                this stage does not find (:class:`~avanon.errors.ConfigError`).
+        """
         if len(frames) != len(indices):
             raise ValueError(
                 f"detect: expected one index per frame, got {len(frames)} frames and "
                 f"{len(indices)} indices"
             )
+        wanted = self._wanted(classes)
+        min_score = np.full(len(CLASS_NAMES), np.inf, np.float32)
+        for name in wanted:
+            min_score[class_id(name)] = self._thresholds[name]
+        run = [(n, d) for n, d in zip(self._names, self._active) if set(d.classes) & set(wanted)]
+        rules = self.config.plate_rules if "plate" in wanted else None
+
+        if not run:
+            return [Detections.empty(int(i), f.pts) for f, i in zip(frames, indices)]
         out: list[Detections | None] = [None] * len(frames)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, f in enumerate(frames):
             groups.setdefault((f.width, f.height), []).append(i)
         for (cw, ch), members in groups.items():
-            det_wh = detector_size(*upright_size(cw, ch, self._k), self.config.det_size)
+            up_wh = upright_size(cw, ch, self._k)
+            det_wh = detector_size(*up_wh, self.config.det_size)
             images = np.stack([detector_input(frames[i], det_wh, self._k) for i in members])
-            per_model = [d.detect(images) for d in self._active]
+            per_model = []
+            for name, d in run:
+                t0 = time.perf_counter()
+                per_model.append(d.detect(images))
+                t = self._timings[name]
+                t[0] += 1
+                t[1] += len(members)
+                t[2] += time.perf_counter() - t0
+            to_upright = np.array([up_wh[0] / det_wh[0], up_wh[1] / det_wh[1]] * 2, np.float32)
             for j, i in enumerate(members):
                 merged = Detections.merge([p[j] for p in per_model])
-                keep = merged.scores >= self._min_score[merged.class_ids]
-                merged = merged[keep]
+                merged = merged[merged.scores >= min_score[merged.class_ids]]
+                if rules is not None:
+                    upright = Detections(merged.xyxy * to_upright, merged.scores,
+                                         merged.class_ids)
+                    merged = merged[rules.mask(upright, up_wh)]
                 out[i] = Detections(
                     to_coded(merged.xyxy, det_wh, (cw, ch), self._k),
                     merged.scores,
@@ -138,6 +212,31 @@ class DetectStage:
                 )
         return out  # type: ignore[return-value]
 
+    def _wanted(self, classes: Iterable[str] | None) -> tuple[str, ...]:
+        if classes is None:
+            return self._classes
+        names = (classes,) if isinstance(classes, str) else tuple(classes)
+        for c in names:
+            if c not in self._classes:
+                raise ConfigError(
+                    f"detect: classes: expected some of {', '.join(self._classes) or '(none)'} "
+                    f"(the classes this stage finds), got {c!r}"
+                )
+        return tuple(dict.fromkeys(names))
+
     def __repr__(self) -> str:
         names = ", ".join(type(d).__name__ for d in self.detectors)
         return f"DetectStage([{names}], det_size={self.config.det_size}, rotation={self.rotation})"
+
+
+def _unique_names(detectors: Sequence[ImageDetector]) -> list[str]:
+    """Timing keys: each detector's ``name`` (or class name), numbered when repeated."""
+    names: list[str] = []
+    for d in detectors:
+        base = str(getattr(d, "name", None) or type(d).__name__)
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}#{n}"
+        names.append(name)
+    return names

@@ -95,6 +95,8 @@ class TextDetector:
     """
 
     classes: tuple[str, ...] = ("plate",)
+    #: Model name in the registry (:mod:`avanon.detect.models`) and in ``DetectStage.timings``.
+    name: str = "ppocr_det"
 
     def __init__(
         self,
