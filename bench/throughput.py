@@ -64,7 +64,7 @@ def build_clip(height: int, loops: int = 1) -> Path:
     return dst
 
 
-def bare_transcode(src: str, dst: str) -> dict:
+def bare_transcode(src: str, dst: str, encoder: str | None = None) -> dict:
     """Decode + encode + mux with exactly avanon's encoder plan, no anonymization."""
     from avanon.media.encode import EncodeConfig, plan_encoder
 
@@ -75,7 +75,7 @@ def bare_transcode(src: str, dst: str) -> dict:
         vin.codec_context.thread_type = "AUTO"
         cc = vin.codec_context
         plan = plan_encoder(cc.name, cc.pix_fmt, vin.time_base, vin.average_rate,
-                            vin.bit_rate or cc.bit_rate, cc.width, cc.height, EncodeConfig())
+                            vin.bit_rate or cc.bit_rate, cc.width, cc.height, EncodeConfig(codec=encoder))
         v = out.add_stream(plan.encoder, rate=vin.average_rate)
         v.width, v.height, v.pix_fmt = cc.width, cc.height, plan.pix_fmt
         v.time_base = vin.time_base
@@ -117,8 +117,8 @@ def one(mode: str, src: str) -> None:
     """Child process: run one measurement, print JSON with peak RSS."""
     with tempfile.TemporaryDirectory() as tmp:
         dst = str(Path(tmp) / ("out" + Path(src).suffix))
-        if mode == "bare":
-            r = bare_transcode(src, dst)
+        if mode.startswith("bare"):
+            r = bare_transcode(src, dst, mode.partition(":")[2] or None)
         elif mode == "deface":
             r = run_deface(src, dst)
         else:
@@ -141,7 +141,7 @@ def measure(mode: str, src: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("inputs", nargs="*", type=Path)
-    ap.add_argument("--modes", default="bare,avanon,every1,deface")
+    ap.add_argument("--modes", default="bare;avanon;every1;deface", help="separated by ;")
     ap.add_argument("--loop10", action="store_true", help="also compare peak RSS on a 10x loop")
     ap.add_argument("--one", nargs=2, metavar=("MODE", "SRC"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -154,14 +154,14 @@ def main() -> int:
             print(f"no input given and {SOURCE} is absent", file=sys.stderr)
             return 2
         inputs = [build_clip(720), build_clip(1080)]
-    modes = [m for m in args.modes.split(",") if m != "deface" or shutil.which("deface")]
+    modes = [m for m in args.modes.split(";") if m != "deface" or shutil.which("deface")]
     print(f"{'input':28s} {'mode':8s} {'fps':>7s} {'x bare':>7s} {'peak RSS':>9s} {'1st frame':>9s}")
     for src in inputs:
         base = None
         for mode in modes:
             r = measure(mode, src)
             fps = r["frames"] / r["elapsed"]
-            base = fps if mode == "bare" else base
+            base = fps if mode.startswith("bare") else base
             ratio = f"{fps / base:7.2f}" if base else "      -"
             first = f"{r['first']:8.2f}s" if r.get("first") else "        -"
             print(f"{src.name:28s} {mode:8s} {fps:7.1f} {ratio} {r['rss_mb']:7.0f}MB {first}", flush=True)

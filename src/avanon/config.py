@@ -35,6 +35,12 @@ def _mask_config():
     return MaskConfig()
 
 
+#: Default detection schedule (frames between detector runs, per class), chosen with
+#: bench/throughput.py and bench/leak/run.py (see README, Benchmarks): tracking with lookahead
+#: interpolates between runs, so this costs little leak for most of the detector's CPU time.
+DEFAULT_DETECT_EVERY = MappingProxyType({"face": 6, "plate": 18})
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything a run needs.
@@ -45,7 +51,8 @@ class Config:
         mask: how boxes are painted out (``avanon.mask.MaskConfig``).
         encode: how the video is re-encoded (``avanon.media.encode.EncodeConfig``).
         detect_every: run the detectors on every Nth frame and let tracking carry the boxes in
-            between: one N for all classes, or per class (``{"face": 2, "plate": 6}``).
+            between: one N for all classes, or per class (``{"face": 2, "plate": 6}``); None
+            (default) is :data:`DEFAULT_DETECT_EVERY` with tracking and 1 without.
             Raising it is faster and leans more on tracking (more risk of a leak on fast
             motion); 1 examines every frame. Shot cuts always trigger detection.
         video_stream: which video stream to anonymize, counted among video streams (0 = first).
@@ -57,13 +64,16 @@ class Config:
     track: object = field(default_factory=_track_config)
     mask: object = field(default_factory=_mask_config)
     encode: EncodeConfig = field(default_factory=EncodeConfig)
-    detect_every: int | Mapping[str, int] = 1
+    detect_every: int | Mapping[str, int] | None = None
     video_stream: int = 0
     keep_metadata: bool = False
     keep_other_video: bool = False
 
     def __post_init__(self) -> None:
         every = self.detect_every
+        if every is None:  # the default schedule; without tracking every frame is examined
+            every = DEFAULT_DETECT_EVERY if getattr(self.track, "enabled", True) else 1
+            object.__setattr__(self, "detect_every", every)
         if isinstance(every, Mapping):
             every = MappingProxyType({class_name(class_id(k)): v for k, v in every.items()})
             object.__setattr__(self, "detect_every", every)

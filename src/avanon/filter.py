@@ -121,9 +121,18 @@ class Anonymizer:
 
             masker = make_masker(config.mask)
         if tracker is None:
+            import dataclasses
+
             from .track import make_tracker
 
-            tracker = make_tracker(config.track, frame_size, fps)
+            track_cfg = config.track
+            every = config.detect_every
+            longest = max(every.values()) if isinstance(every, Mapping) else int(every)
+            if getattr(track_cfg, "enabled", False) and track_cfg.lookahead < longest:
+                # Look ahead at least one detection interval, so an object that appears between
+                # two detector runs is carried back to the frame after the earlier run.
+                track_cfg = dataclasses.replace(track_cfg, lookahead=longest)
+            tracker = make_tracker(track_cfg, frame_size, fps)
         cut_detector = None
         if getattr(config.track, "enabled", True):
             from .track.cut import ShotCutDetector
