@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--classes", default="face,plate", help="what to mask: face, plate or face,plate (default)")
     d.add_argument("--threshold", metavar="SPEC",
                    help="detector score threshold: one number for all classes or face=0.3,plate=0.5")
-    d.add_argument("--det-size", type=int, metavar="PX", help="detector input size (long side, px)")
+    d.add_argument("--det-size", type=int, metavar="PX", help="detector input size, long side in px, multiple of 32 (default 960; 640 is "
+                        "about 2.4x faster and misses more small plates)")
     d.add_argument("--threads", type=int, default=0, metavar="N", help="inference threads (0 = auto)")
     d.add_argument("--model-dir", metavar="DIR",
                    help="folder with the model files (default: $AVANON_MODEL_DIR or the user cache)")
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames to look ahead, to mask objects before their first detection")
     t.add_argument("--detect-every", metavar="N",
                    help="run detectors on every Nth frame, tracking in between: N, or per class "
-                        "face=N,plate=M (default: see README)")
+                        "face=N,plate=M (default face=6,plate=6; 1 with --no-track)")
     m = p.add_argument_group("masking")
     m.add_argument("--mode", choices=("pixelate", "solid", "blur"), default="pixelate",
                    help="pixelate (default, few large blocks), solid fill, or strong blur")

@@ -38,7 +38,7 @@ def _mask_config():
 #: Default detection schedule (frames between detector runs, per class), chosen with
 #: bench/throughput.py and bench/leak/run.py (see README, Benchmarks): tracking with lookahead
 #: interpolates between runs, so this costs little leak for most of the detector's CPU time.
-DEFAULT_DETECT_EVERY = MappingProxyType({"face": 6, "plate": 18})
+DEFAULT_DETECT_EVERY = MappingProxyType({"face": 6, "plate": 6})
 
 
 @dataclass(frozen=True)
