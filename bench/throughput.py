@@ -126,7 +126,8 @@ def one(mode: str, src: str) -> None:
             if extra is None:
                 extra = mode.split()
             r = run_avanon(src, dst, extra)
-    r["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    who = resource.RUSAGE_CHILDREN if mode == "deface" else resource.RUSAGE_SELF
+    r["rss_mb"] = resource.getrusage(who).ru_maxrss / 1024
     print(json.dumps(r))
 
 
