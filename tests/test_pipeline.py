@@ -254,3 +254,15 @@ def test_audio_only_input_is_refused(tmp_path):
             c.mux(p)
     with pytest.raises(avanon.InputError, match="no video stream"):
         run(src, tmp_path / "o.mp4")
+
+
+def test_hwaccel_is_opt_in_and_fails_clearly_without_a_device(clips, tmp_path):
+    """On a machine without the device: one clear error; with it: the same invariants."""
+    dst = tmp_path / "out.mp4"
+    try:
+        run(clips["mp4"].path, dst, solid_config(hwaccel="cuda"))
+    except avanon.InputError as exc:
+        assert "--hwaccel cuda" in str(exc) and "software" in str(exc)
+        assert not dst.exists()
+    else:
+        assert video_pts(dst) == video_pts(clips["mp4"].path)

@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--crf", type=float, help="constant quality (lower = better, larger)")
     e.add_argument("--bitrate", help="target video bitrate instead of CRF, e.g. 4M or 800k")
     e.add_argument("--preset", help="encoder speed preset (x264/x265: ultrafast..veryslow)")
+    e.add_argument("--hwaccel", metavar="TYPE",
+                   help="decode on a hardware device, e.g. cuda or vaapi (opt-in; falls back to "
+                        "software). For hardware encoding pass --codec h264_nvenc or similar")
     o = p.add_argument_group("output")
     o.add_argument("--keep-metadata", action="store_true",
                    help="keep identifying tags (location, device make/model/serial, names)")
@@ -126,6 +129,7 @@ def config_from_args(args: argparse.Namespace):
         video_stream=args.video_stream,
         keep_metadata=args.keep_metadata,
         keep_other_video=args.keep_other_video,
+        hwaccel=args.hwaccel,
     )
 
 

@@ -58,6 +58,7 @@ class Config:
         video_stream: which video stream to anonymize, counted among video streams (0 = first).
         keep_metadata: keep identifying tags (location, device, names) instead of stripping them.
         keep_other_video: copy other video streams unanonymized instead of dropping them.
+        hwaccel: decode the video on this hardware device type (``"cuda"``...), opt-in.
     """
 
     detect: object = field(default_factory=_detect_config)
@@ -68,6 +69,7 @@ class Config:
     video_stream: int = 0
     keep_metadata: bool = False
     keep_other_video: bool = False
+    hwaccel: str | None = None
 
     def __post_init__(self) -> None:
         every = self.detect_every

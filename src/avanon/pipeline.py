@@ -309,7 +309,8 @@ def anonymize(
             raise OutputError(f"output folder {dst_path.parent} does not exist")
 
     t0 = time.perf_counter()
-    source = MediaSource(src_path if not is_url else str(src), config.video_stream)
+    source = MediaSource(src_path if not is_url else str(src), config.video_stream,
+                         hwaccel=config.hwaccel)
     if to_pipe:
         tmp_name = "pipe:1"
     else:

@@ -116,7 +116,8 @@ class MediaSink:
     def _choose_encoder_name(self) -> str:
         info = self.source.info
         cc = self.source.video.codec_context
-        self._plan = plan_encoder(info.codec, cc.pix_fmt or "yuv420p", info.time_base,
+        self._planned_fmt = _software_format(cc)
+        self._plan = plan_encoder(info.codec, self._planned_fmt or "yuv420p", info.time_base,
                                   info.average_rate, info.bit_rate, info.width, info.height,
                                   self.config, self.out.format.name)
         return self._plan.encoder
@@ -141,7 +142,8 @@ class MediaSink:
         cc.width = first.width
         cc.height = first.height
         fmt = first.format.name
-        if fmt != (self.source.video.codec_context.pix_fmt or fmt):
+        if self._planned_fmt is None and fmt != self._plan.pix_fmt:
+            # The stream did not say its pixel format up front: plan again from the frame.
             plan = plan_encoder(self.source.info.codec, fmt, self.source.info.time_base,
                                 self.source.info.average_rate, self.source.info.bit_rate,
                                 first.width, first.height, self.config, self.out.format.name)
@@ -297,6 +299,18 @@ class MediaSink:
             self.out.close()
         except Exception:
             pass
+
+
+def _software_format(cc) -> str | None:
+    """The decoder's pixel format, or its software format when it decodes on a device
+    (hardware formats such as "cuda" have no planes to encode); None when unknown."""
+    for name in (cc.pix_fmt, getattr(cc, "sw_format", None)):
+        try:
+            if name and av.VideoFormat(name).components:
+                return name
+        except (ValueError, TypeError):
+            continue
+    return None
 
 
 def _label(stream) -> str:

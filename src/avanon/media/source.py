@@ -78,22 +78,35 @@ class MediaSource:
     Args:
         path: file path (or anything FFmpeg opens, e.g. ``pipe:0``).
         video_stream: index among the container's *video* streams to anonymize (default 0).
+        hwaccel: decode on a hardware device (``"cuda"``, ``"vaapi"``, ``"videotoolbox"``...);
+            frames are copied back to system memory (NV12 and kin, which the masks handle), and
+            decoding falls back to software where the device cannot decode the stream.
 
     Raises:
         InputNotFoundError: the path does not exist.
         InputError: FFmpeg cannot read it, or it has no such video stream.
     """
 
-    def __init__(self, path: str | os.PathLike, video_stream: int = 0, *, options: dict | None = None):
+    def __init__(self, path: str | os.PathLike, video_stream: int = 0, *, options: dict | None = None,
+                 hwaccel: str | None = None):
         self.path = str(path)
         is_url = "://" in self.path or self.path.startswith("pipe:")
         if not is_url and not Path(self.path).exists():
             raise InputNotFoundError(f"input not found: {self.path}")
         if not is_url and Path(self.path).is_dir():
             raise InputError(f"input is a directory, expected a media file: {self.path}")
+        accel = None
+        if hwaccel and hwaccel != "none":
+            try:
+                accel = av.codec.hwaccel.HWAccel(device_type=hwaccel, allow_software_fallback=True)
+            except Exception as exc:
+                raise InputError(f"--hwaccel {hwaccel}: not available here ({exc})") from exc
         try:
-            self.container = av.open(self.path, "r", options=options or {})
-        except av.FFmpegError as exc:
+            self.container = av.open(self.path, "r", options=options or {}, hwaccel=accel)
+        except (av.FFmpegError, ValueError) as exc:
+            if accel is not None:
+                raise InputError(f"--hwaccel {hwaccel}: cannot decode on that device here "
+                                 f"({_ffmsg(exc)}); drop --hwaccel to decode in software") from exc
             raise InputError(f"cannot read {self.path} as media: {_ffmsg(exc)}") from exc
         videos = [s for s in self.container.streams.video if not _is_attached_picture(s)]
         if not videos:
