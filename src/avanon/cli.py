@@ -10,7 +10,6 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
 
 from . import __version__
 from .errors import AvanonError, ConfigError

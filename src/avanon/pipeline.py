@@ -15,7 +15,6 @@ import queue
 import tempfile
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,7 +25,7 @@ from .detections import CLASS_NAMES, Detections
 from .errors import AvanonError, OutputError, PipelineError
 from .filter import Anonymizer
 from .media.sink import MediaSink
-from .media.source import MediaSource, display_matrix_of, rotation_of_matrix
+from .media.source import MediaSource, display_matrix_of, upright_rotation
 
 __all__ = ["RunSummary", "Progress", "anonymize"]
 
@@ -230,7 +229,7 @@ class _Run:
                     continue
                 if anon is None:
                     self.sink.display_matrix = display_matrix_of(obj)
-                    anon = make_stages(rotation_of_matrix(self.sink.display_matrix))
+                    anon = make_stages(upright_rotation(obj))
                 for masked in anon.push(obj):
                     self._put(self.q_out, ("frame", masked))
             if anon is not None:

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import av
 
-from ..errors import ConfigError, EncoderError
+from ..errors import ConfigError
 
 __all__ = ["EncodeConfig", "EncoderPlan", "plan_encoder"]
 
@@ -108,7 +108,6 @@ class EncoderPlan:
     pix_fmt: str
     options: dict[str, str]
     bit_rate: int | None
-    max_bit_rate: int | None
     time_base: Fraction
     picture_clock: bool
     notes: tuple[str, ...]
@@ -122,7 +121,7 @@ def _encoder_exists(name: str) -> bool:
         return False
 
 
-def _pick_encoder(source_codec: str, config: EncodeConfig, container_format: str) -> tuple[str, list[str]]:
+def _pick_encoder(source_codec: str, config: EncodeConfig) -> tuple[str, list[str]]:
     notes: list[str] = []
     if config.codec:
         return config.codec, notes
@@ -162,10 +161,9 @@ def plan_encoder(
     width: int,
     height: int,
     config: EncodeConfig,
-    container_format: str = "",
 ) -> EncoderPlan:
     """Choose encoder, pixel format, rate control and time base for the output stream."""
-    encoder, notes = _pick_encoder(source_codec, config, container_format)
+    encoder, notes = _pick_encoder(source_codec, config)
     pix_fmt, more = _pick_pix_fmt(encoder, src_pix_fmt)
     notes += more
     options: dict[str, str] = {}
@@ -208,4 +206,4 @@ def plan_encoder(
         tb = Fraction(1, 1) / Fraction(rate).limit_denominator(1001)
     elif picture_clock:
         tb = Fraction(1, 25)
-    return EncoderPlan(encoder, pix_fmt, options, bit_rate, max_bit_rate, tb, picture_clock, tuple(notes))
+    return EncoderPlan(encoder, pix_fmt, options, bit_rate, tb, picture_clock, tuple(notes))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import av
 
@@ -119,13 +118,14 @@ class MediaSink:
         self._planned_fmt = _software_format(cc)
         self._plan = plan_encoder(info.codec, self._planned_fmt or "yuv420p", info.time_base,
                                   info.average_rate, info.bit_rate, info.width, info.height,
-                                  self.config, self.out.format.name)
+                                  self.config)
         return self._plan.encoder
 
     def _copy_stream_props(self, src, dst) -> None:
         kept, stripped = split_metadata(src.metadata, self._keep_metadata)
         self.report.stripped_tags += [f"stream{src.index}:{k}" for k in stripped]
-        kept.pop("encoder", None) if src.type == "video" and src is self.source.video else None
+        if src is self.source.video:
+            kept.pop("encoder", None)  # names the old encoder; the muxer writes the new one
         kept.pop("rotate", None)  # rotation travels as a display matrix
         dst.metadata.clear()
         dst.metadata.update(kept)
@@ -146,7 +146,7 @@ class MediaSink:
             # The stream did not say its pixel format up front: plan again from the frame.
             plan = plan_encoder(self.source.info.codec, fmt, self.source.info.time_base,
                                 self.source.info.average_rate, self.source.info.bit_rate,
-                                first.width, first.height, self.config, self.out.format.name)
+                                first.width, first.height, self.config)
             self._plan = plan
         cc.pix_fmt = plan.pix_fmt
         cc.time_base = plan.time_base

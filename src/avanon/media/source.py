@@ -18,7 +18,7 @@ import av
 
 from ..errors import InputError, InputNotFoundError
 
-__all__ = ["MediaSource", "VideoInfo", "display_matrix_of", "rotation_of_matrix"]
+__all__ = ["MediaSource", "VideoInfo", "display_matrix_of", "upright_rotation"]
 
 log = logging.getLogger(__name__)
 
@@ -50,26 +50,12 @@ def display_matrix_of(frame: av.VideoFrame) -> tuple[int, ...] | None:
     return None
 
 
-def rotation_of_matrix(matrix: tuple[int, ...] | None) -> int:
-    """Counter-clockwise rotation in degrees (0, 90, 180, -90) of a display matrix.
-
-    Matches PyAV's ``VideoFrame.rotation``: the upright picture is
-    ``np.rot90(coded, k=rotation // 90)``.
-    """
-    if not matrix:
-        return 0
-    import math
-
-    a, b, _, c, d, *_ = matrix
-    sx = math.hypot(a, c)
-    sy = math.hypot(b, d)
-    if sx == 0 or sy == 0:
-        return 0
-    # Same formula as av_display_rotation_get(), negated to counter-clockwise.
-    angle = -math.degrees(math.atan2(b / sy, a / sx))
-    r = int(round(angle / 90.0)) * 90
-    r = ((r + 180) % 360) - 180
-    return -r if r == -180 else r  # keep 180, not -180
+def upright_rotation(frame: av.VideoFrame) -> int:
+    """The frame's display rotation (PyAV's ``VideoFrame.rotation``, counter-clockwise) rounded
+    to a quarter turn: 0, 90, 180 or -90. The upright picture is
+    ``np.rot90(coded, k=rotation // 90)``."""
+    r = int(round(frame.rotation / 90.0)) * 90
+    return ((r + 180) % 360) - 180 if r != 180 else 180
 
 
 class MediaSource:
