@@ -60,3 +60,11 @@ def clip_boxes(xyxy: np.ndarray, width: float, height: float) -> np.ndarray:
     np.clip(out[:, 0::2], 0, width, out=out[:, 0::2])
     np.clip(out[:, 1::2], 0, height, out=out[:, 1::2])
     return out
+
+
+def clip_nonempty(xyxy: np.ndarray, scores: np.ndarray, width: float,
+                  height: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clip boxes to the picture and drop those left with no area (with their scores)."""
+    out = clip_boxes(xyxy, width, height)
+    ok = (out[:, 2] > out[:, 0]) & (out[:, 3] > out[:, 1])
+    return out[ok], np.asarray(scores)[ok]

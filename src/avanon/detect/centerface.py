@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..detections import Detections, class_id
-from .boxes import clip_boxes, grow_boxes, nms
+from .boxes import clip_nonempty, grow_boxes, nms
 from .runtime import as_session, check_images, to_blob
 
 __all__ = ["CenterFaceDetector", "decode_centerface"]
@@ -115,7 +115,6 @@ class CenterFaceDetector:
                 boxes, scores = decode_centerface(
                     heat[b, 0], scale[b], offset[b], self.threshold, nms_iou=self.nms_iou
                 )
-                boxes = clip_boxes(grow_boxes(boxes, self.grow), w, h)
-                ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-                out.append(Detections.from_boxes(boxes[ok], scores[ok], _FACE))
+                boxes, scores = clip_nonempty(grow_boxes(boxes, self.grow), scores, w, h)
+                out.append(Detections.from_boxes(boxes, scores, _FACE))
         return out

@@ -18,7 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ..detections import Detections, class_id
-from .boxes import clip_boxes, grow_boxes, nms
+from .boxes import clip_nonempty, grow_boxes, nms
 from .runtime import as_session, check_images, to_blob
 
 __all__ = ["PlateDetector", "decode_priors", "prior_boxes"]
@@ -114,7 +114,6 @@ class PlateDetector:
                 keep = nms(boxes, scores[cand], self.nms_iou)
                 boxes, sc = boxes[keep], scores[cand][keep].astype(np.float32)
                 ph = (boxes[:, 3] - boxes[:, 1]) * self.pad
-                boxes = clip_boxes(grow_boxes(boxes, 1.0, ph, ph), w, h)
-                ok = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-                out.append(Detections.from_boxes(boxes[ok], sc[ok], _PLATE))
+                boxes, sc = clip_nonempty(grow_boxes(boxes, 1.0, ph, ph), sc, w, h)
+                out.append(Detections.from_boxes(boxes, sc, _PLATE))
         return out
