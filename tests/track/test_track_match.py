@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from avanon.track.match import centre_distance, greedy_assign, iou_matrix
+from avanon.boxes import centre_distance, iou_matrix
+from avanon.track.match import greedy_assign
 from avanon.track.motion import BoxFilters, fit_velocity
 
 

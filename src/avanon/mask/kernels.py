@@ -54,6 +54,19 @@ def _plane_span(a0: int, a1: int, s: int, n: int) -> tuple[int, int]:
 
 
 @njit(cache=True, nogil=True)
+def _box_spans(boxes: np.ndarray, k: int, sx: int, sy: int, w: int, h: int):
+    """Box ``k`` as its integer luma rectangle ``X0, Y0, X1, Y1`` and the plane samples it
+    covers, ``px0, px1, py0, py1`` (clipped to the ``w`` x ``h`` plane; empty when px1 <= px0
+    or py1 <= py0)."""
+    X0, Y0, X1, Y1 = _luma_rect(boxes, k)
+    if X1 <= X0:
+        return X0, Y0, X1, Y1, 0, 0, 0, 0
+    px0, px1 = _plane_span(X0, X1, sx, w)
+    py0, py1 = _plane_span(Y0, Y1, sy, h)
+    return X0, Y0, X1, Y1, px0, px1, py0, py1
+
+
+@njit(cache=True, nogil=True)
 def _axis_d2(p0: int, p1: int, s: int, a0: int, a1: int) -> np.ndarray:
     """Squared normalised distance to the ellipse centre along one axis, per plane sample.
 
@@ -79,11 +92,7 @@ def fill_boxes(plane: np.ndarray, boxes: np.ndarray, sx: int, sy: int, ellipse: 
     """Set every masked sample of ``plane`` to ``value`` (already in the plane's coding)."""
     h, w = plane.shape
     for k in range(boxes.shape[0]):
-        X0, Y0, X1, Y1 = _luma_rect(boxes, k)
-        if X1 <= X0:
-            continue
-        px0, px1 = _plane_span(X0, X1, sx, w)
-        py0, py1 = _plane_span(Y0, Y1, sy, h)
+        X0, Y0, X1, Y1, px0, px1, py0, py1 = _box_spans(boxes, k, sx, sy, w, h)
         if px1 <= px0 or py1 <= py0:
             continue
         if ellipse:
@@ -117,11 +126,7 @@ def pixelate_boxes(plane: np.ndarray, boxes: np.ndarray, sx: int, sy: int, ellip
     """
     h, w = plane.shape
     for k in range(boxes.shape[0]):
-        X0, Y0, X1, Y1 = _luma_rect(boxes, k)
-        if X1 <= X0:
-            continue
-        px0, px1 = _plane_span(X0, X1, sx, w)
-        py0, py1 = _plane_span(Y0, Y1, sy, h)
+        X0, Y0, X1, Y1, px0, px1, py0, py1 = _box_spans(boxes, k, sx, sy, w, h)
         if px1 <= px0 or py1 <= py0:
             continue
         longer = max(X1 - X0, Y1 - Y0)
@@ -236,11 +241,7 @@ def blur_boxes(plane: np.ndarray, boxes: np.ndarray, sx: int, sy: int, ellipse: 
     """
     h, w = plane.shape
     for k in range(boxes.shape[0]):
-        X0, Y0, X1, Y1 = _luma_rect(boxes, k)
-        if X1 <= X0:
-            continue
-        px0, px1 = _plane_span(X0, X1, sx, w)
-        py0, py1 = _plane_span(Y0, Y1, sy, h)
+        X0, Y0, X1, Y1, px0, px1, py0, py1 = _box_spans(boxes, k, sx, sy, w, h)
         if px1 <= px0 or py1 <= py0:
             continue
         radius = strength * min(X1 - X0, Y1 - Y0) / 4.0

@@ -24,6 +24,7 @@ import logging
 import av
 import numpy as np
 
+from ..boxes import grow_boxes
 from ..detections import Detections
 from .color import frame_full_range, frame_matrix, rgb_to_codes
 from .config import MaskConfig
@@ -58,9 +59,7 @@ def scaled_boxes(xyxy: np.ndarray, scale: float, width: int, height: int) -> np.
     limit = 4.0 * max(width, height) + 16.0
     boxes = np.clip(boxes, -limit, limit)
     if scale != 1.0:
-        centre = (boxes[:, :2] + boxes[:, 2:]) / 2.0
-        half = (boxes[:, 2:] - boxes[:, :2]) * (scale / 2.0)
-        boxes = np.concatenate([centre - half, centre + half], axis=1)
+        boxes = grow_boxes(boxes, scale, dtype=np.float64)
     return np.ascontiguousarray(boxes)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BoxFilters", "xyxy_to_cxcywh", "cxcywh_to_xyxy", "extrapolation_std", "fit_velocity"]
+from ..boxes import cxcywh_to_xyxy, xyxy_to_cxcywh
+
+__all__ = ["BoxFilters", "extrapolation_std", "fit_velocity"]
 
 #: Standard deviations, as fractions of the box size: position noise per frame, velocity noise
 #: per frame, and measurement noise (ByteTrack's weights).
@@ -21,22 +23,6 @@ MEAS_NOISE = 1.0 / 20
 #: Wider than ByteTrack's (1/16) so that the second and third detections set the velocity: a
 #: camera pan moves everything by several pixels per frame.
 INIT_VEL = 1.0 / 4
-
-
-def xyxy_to_cxcywh(box: np.ndarray) -> np.ndarray:
-    """``x0, y0, x1, y1`` -> ``cx, cy, w, h`` (float64), for one box (4,) or many (N, 4)."""
-    b = np.asarray(box, np.float64)
-    return np.concatenate([(b[..., :2] + b[..., 2:]) / 2, b[..., 2:] - b[..., :2]], axis=-1)
-
-
-def cxcywh_to_xyxy(state: np.ndarray, margin: np.ndarray | None = None) -> np.ndarray:
-    """``cx, cy, w, h`` -> ``x0, y0, x1, y1``, each side pushed out by ``margin`` (mx, my);
-    for one box (4,) or many (N, 4)."""
-    s = np.asarray(state, np.float64)
-    half = s[..., 2:] / 2
-    if margin is not None:
-        half = half + margin
-    return np.concatenate([s[..., :2] - half, s[..., :2] + half], axis=-1)
 
 
 def _scale(size: np.ndarray) -> np.ndarray:

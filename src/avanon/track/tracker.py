@@ -28,10 +28,11 @@ from typing import Collection
 import numpy as np
 
 from ..detections import Detections
-from ..errors import ConfigError
+from ..errors import ConfigError, PipelineError
 from .config import TrackConfig
-from .match import centre_distance, greedy_assign, iou_matrix
-from .motion import BoxFilters, cxcywh_to_xyxy, extrapolation_std, fit_velocity, xyxy_to_cxcywh
+from ..boxes import centre_distance, cxcywh_to_xyxy, iou_matrix, xyxy_to_cxcywh
+from .match import greedy_assign
+from .motion import BoxFilters, extrapolation_std, fit_velocity
 
 __all__ = ["IouTracker"]
 
@@ -137,7 +138,7 @@ class IouTracker:
         ``observed`` is True/False for all classes, or the class ids the detector examined on
         this frame (classes can be detected at different rates)."""
         if self._last_index is not None and dets.frame_index != self._last_index + 1:
-            raise ValueError(
+            raise PipelineError(
                 f"IouTracker.update: expected frame_index {self._last_index + 1}, "
                 f"got {dets.frame_index}"
             )
