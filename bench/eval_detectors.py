@@ -48,13 +48,13 @@ import av
 import numpy as np
 
 from avanon.detect.centerface import CenterFaceDetector
-from avanon.detect.clpr import PlateDetector
+from avanon.detect.clpr import ClprDetector
 from avanon.detect.config import DEFAULT_THRESHOLDS, DetectConfig
 from avanon.detect.geometry import detector_input, detector_size, to_coded
-from avanon.detect.models import ensure_models
+from avanon.detect.store import ensure_models
 from avanon.detect.plausible import PlateRules
 from avanon.detect.stage import DetectStage
-from avanon.detect.textdet import TextDetector
+from avanon.detect.ppocr import PpocrDetector
 from avanon.detections import Detections, class_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -404,12 +404,12 @@ def main(argv: list[str] | None = None) -> int:
         if "ppocr_det" in paths:
             norm = {} if args.ppocr_norm == "rapidocr" else dict(
                 mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
-            dets["ppocr"] = TextDetector(paths["ppocr_det"], threshold=min(plate_thr),
+            dets["ppocr"] = PpocrDetector(paths["ppocr_det"], threshold=min(plate_thr),
                                          pad=args.plate_pad, bgr=not args.ppocr_rgb,
                                          bin_threshold=args.ppocr_bin,
                                          **norm, **common)  # fmt: skip
         if "clpr_det" in paths:
-            dets["clpr"] = PlateDetector(paths["clpr_det"], threshold=min(plate_thr),
+            dets["clpr"] = ClprDetector(paths["clpr_det"], threshold=min(plate_thr),
                                          pad=args.clpr_pad, **common)
         if args.plate_rules != "off":
             dets["_faces"] = CenterFaceDetector(paths["centerface"],

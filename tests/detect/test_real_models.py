@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from avanon.detect import DetectConfig, DetectStage, ensure_models, list_models
-from avanon.detect.models import MODELS
+from avanon.detect.registry import MODELS
 from avanon.errors import ModelNotFoundError
 
 pytestmark = pytest.mark.models

@@ -3,7 +3,7 @@
 Public surface: :class:`DetectConfig` (settings), :class:`DetectStage` (frames in, coded-picture
 boxes out; ``detect(..., classes=...)`` for per-class scheduling), :class:`PlateRules` (which
 plate boxes are implausible), :func:`ensure_models` / :func:`list_models` (the pinned model
-files). The models themselves (:mod:`.centerface`, :mod:`.textdet`, :mod:`.clpr`) implement
+files). The models themselves (:mod:`.centerface`, :mod:`.ppocr`, :mod:`.clpr`) implement
 :class:`~avanon.detect.base.ImageDetector`.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .base import FrameDetector, ImageDetector, supports_classes
 from .config import DetectConfig, parse_thresholds
-from .models import ensure_models, list_models
+from .store import ensure_models, list_models
 from .plausible import PlateRules
 from .stage import DetectStage, ModelTiming
 

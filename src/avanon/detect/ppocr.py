@@ -21,11 +21,11 @@ import numpy as np
 import onnxruntime as ort
 
 from ..detections import Detections, class_id
-from .boxes import clip_boxes, grow_boxes
+from ..boxes import clip_boxes, grow_boxes
 from .components import component_boxes
-from .runtime import as_session, check_images, to_blob
+from .runtime import OnnxDetector, to_blob
 
-__all__ = ["TextDetector", "decode_db"]
+__all__ = ["PpocrDetector", "decode_db"]
 
 _PLATE = class_id("plate")
 
@@ -82,27 +82,26 @@ def decode_db(
     return boxes, scores
 
 
-class TextDetector:
+class PpocrDetector(OnnxDetector):
     """Text regions (reported as class "plate") with PP-OCRv4 det, an ImageDetector.
 
     Args:
         model: path or bytes of ``ch_PP-OCRv4_det_infer.onnx``, or an open session.
-        threshold: minimum blob score. Lower masks fainter text (and more non-text).
         bin_threshold, unclip_ratio, pad, min_size: see :func:`decode_db`.
         bgr: feed channels in BGR order, as PaddleOCR was trained (OpenCV-decoded images).
-        batch: images per inference call.
-        providers, threads: see :func:`avanon.detect.runtime.create_session`.
+        mean, std: input normalisation, per RGB channel on 0..1.
+        options: ``threshold`` (default 0.5; lower masks fainter text, and more non-text),
+            ``batch``, ``providers``, ``threads``: see
+            :class:`~avanon.detect.runtime.OnnxDetector`.
     """
 
-    classes: tuple[str, ...] = ("plate",)
-    #: Model name in the registry (:mod:`avanon.detect.models`) and in ``DetectStage.timings``.
-    name: str = "ppocr_det"
+    classes = ("plate",)
+    name = "ppocr_det"
 
     def __init__(
         self,
         model: str | Path | bytes | ort.InferenceSession,
         *,
-        threshold: float = 0.5,
         bin_threshold: float = 0.3,
         unclip_ratio: float = 1.6,
         pad: float = 0.25,
@@ -110,47 +109,31 @@ class TextDetector:
         bgr: bool = True,
         mean: Sequence[float] = PPOCR_MEAN,
         std: Sequence[float] = PPOCR_STD,
-        batch: int = 4,
-        providers: Sequence[str] | None = None,
-        threads: int = 0,
+        **options,
     ) -> None:
-        self.session = as_session(model, providers=providers, threads=threads)
-        self.threshold = float(threshold)
+        super().__init__(model, **options)
         self.bin_threshold = float(bin_threshold)
         self.unclip_ratio = float(unclip_ratio)
         self.pad = float(pad)
         self.min_size = int(min_size)
-        self.batch = max(1, int(batch))
         order = (2, 1, 0) if bgr else (0, 1, 2)
         # (x / 255 - mean) / std for the channel fed at each position
         self._scale = [1.0 / (255.0 * std[c]) for c in order]
         self._bias = [-mean[c] / std[c] for c in order]
         self._channels = order
-        self._input = self.session.get_inputs()[0].name
-        self._output = self.session.get_outputs()[0].name
 
-    def detect(self, images: np.ndarray) -> list[Detections]:
-        images = check_images(images)
-        _, h, w, _ = images.shape
-        out: list[Detections] = []
-        for start in range(0, len(images), self.batch):
-            blob = to_blob(
-                images[start : start + self.batch],
-                scale=self._scale,
-                bias=self._bias,
-                channels=self._channels,
-                pad_value=self._bias,
-            )
-            (prob,) = self.session.run([self._output], {self._input: blob})
-            for b in range(len(blob)):
-                boxes, scores = decode_db(
-                    prob[b, 0, :h, :w],
-                    self.threshold,
-                    bin_threshold=self.bin_threshold,
-                    unclip_ratio=self.unclip_ratio,
-                    pad=self.pad,
-                    min_size=self.min_size,
-                )
-                boxes = clip_boxes(boxes, w, h)
-                out.append(Detections.from_boxes(boxes, scores, _PLATE))
-        return out
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        return to_blob(images, scale=self._scale, bias=self._bias, channels=self._channels,
+                       pad_value=self._bias)
+
+    def decode(self, outputs: list[np.ndarray], width: int, height: int,
+               blob_hw: tuple[int, int]) -> Detections:
+        boxes, scores = decode_db(
+            outputs[0][0, :height, :width],
+            self.threshold,
+            bin_threshold=self.bin_threshold,
+            unclip_ratio=self.unclip_ratio,
+            pad=self.pad,
+            min_size=self.min_size,
+        )
+        return Detections.from_boxes(clip_boxes(boxes, width, height), scores, _PLATE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Sequence
 import numpy as np
 import onnxruntime as ort
 
+from ..detections import Detections
 from ..errors import ConfigError, ModelError
 
 __all__ = [
+    "OnnxDetector",
     "as_session",
     "available_providers",
     "check_images",
@@ -159,3 +162,66 @@ def as_session(
     if isinstance(model, ort.InferenceSession):
         return model
     return create_session(model, providers=providers, threads=threads)
+
+
+class OnnxDetector(abc.ABC):
+    """Base of the ONNX image detectors: one session, the batch loop, and two per-model steps.
+
+    A model subclass sets :attr:`classes`, :attr:`name` and :attr:`outputs` and implements
+    :meth:`preprocess` (images -> network input) and :meth:`decode` (one image's outputs ->
+    :class:`~avanon.detections.Detections` in that image's pixels). It is then an
+    :class:`~avanon.detect.base.ImageDetector`.
+
+    Args:
+        model: path or bytes of the .onnx file, or an open session.
+        threshold: minimum score of a reported box (None: the model's
+            :attr:`default_threshold`).
+        batch: images per inference call (more pays on a GPU, not on a CPU).
+        providers, threads: see :func:`create_session`.
+    """
+
+    #: Class names the model reports.
+    classes: tuple[str, ...] = ()
+    #: Registry name (:mod:`avanon.detect.registry`), also the key in ``DetectStage.timings``.
+    name: str = ""
+    #: How many of the graph's outputs :meth:`decode` reads (the first ones).
+    outputs: int = 1
+    #: Minimum score when none is given.
+    default_threshold: float = 0.5
+
+    def __init__(
+        self,
+        model: "str | Path | bytes | ort.InferenceSession",
+        *,
+        threshold: float | None = None,
+        batch: int = 4,
+        providers: Sequence[str] | None = None,
+        threads: int = 0,
+    ) -> None:
+        self.session = as_session(model, providers=providers, threads=threads)
+        self.threshold = float(self.default_threshold if threshold is None else threshold)
+        self.batch = max(1, int(batch))
+        self._input = self.session.get_inputs()[0].name
+        self._outputs = [o.name for o in self.session.get_outputs()[: self.outputs]]
+
+    @abc.abstractmethod
+    def preprocess(self, images: np.ndarray) -> np.ndarray:
+        """(B, H, W, 3) uint8 RGB -> the network's input blob (B, 3, H', W')."""
+
+    @abc.abstractmethod
+    def decode(self, outputs: list[np.ndarray], width: int, height: int,
+               blob_hw: tuple[int, int]) -> Detections:
+        """One image's outputs (batch axis removed) -> its boxes in pixels of the
+        ``width`` x ``height`` image (the blob was ``blob_hw``, padded)."""
+
+    def detect(self, images: np.ndarray) -> list[Detections]:
+        """One :class:`~avanon.detections.Detections` per image of ``images`` (B, H, W, 3)."""
+        images = check_images(images)
+        _, h, w, _ = images.shape
+        out: list[Detections] = []
+        for start in range(0, len(images), self.batch):
+            blob = self.preprocess(images[start : start + self.batch])
+            results = self.session.run(self._outputs, {self._input: blob})
+            for b in range(len(blob)):
+                out.append(self.decode([r[b] for r in results], w, h, blob.shape[2:]))
+        return out

@@ -36,10 +36,8 @@ def build_detectors(
         ModelNotFoundError: weights absent and not fetchable (the message says how to get them).
         ModelError: weights corrupt, or onnxruntime cannot load them.
     """
-    from .centerface import CenterFaceDetector
-    from .clpr import PlateDetector
-    from .models import ensure_models
-    from .textdet import TextDetector
+    from .registry import MODELS
+    from .store import ensure_models
 
     try:
         paths = ensure_models(config.model_names(), config.model_dir, log=log)
@@ -48,17 +46,8 @@ def build_detectors(
         accel = resolve_providers(config.providers)[0] != "CPUExecutionProvider"
         common = dict(batch=config.batch if accel else 1, providers=config.providers,
                       threads=config.threads)
-        out: list[ImageDetector] = []
-        if "centerface" in paths:
-            out.append(CenterFaceDetector(
-                paths["centerface"], threshold=config.thresholds["face"], **common))
-        if "ppocr_det" in paths:
-            out.append(TextDetector(
-                paths["ppocr_det"], threshold=config.thresholds["plate"], **common))
-        if "clpr_det" in paths:
-            out.append(PlateDetector(
-                paths["clpr_det"], threshold=config.thresholds["plate"], **common))
-        return out
+        return [MODELS[name].build(path, threshold=config.thresholds[MODELS[name].classes[0]],
+                                   **common) for name, path in paths.items()]
     except ModelError:
         raise
     except AvanonError as exc:  # e.g. a provider that this onnxruntime lacks
@@ -83,8 +72,10 @@ class DetectStage:
 
     Args:
         config: what to find and how.
-        rotation: the stream's display rotation, counter-clockwise degrees as PyAV reports it
-            (``VideoFrame.rotation``); the upright picture is ``np.rot90(coded, round(r/90) % 4)``.
+        rotation: None (default) reads each frame's display rotation (PyAV's
+            ``VideoFrame.rotation``, counter-clockwise degrees); a number overrides it for every
+            frame (for frames that lost their side data). The detectors see the upright picture
+            ``np.rot90(coded, round(r/90) % 4)``.
         detectors: image detectors to run instead of the real models (tests, custom models).
             Their boxes are still filtered by ``config.classes``, ``config.thresholds`` and
             ``config.plate_rules``.
@@ -101,13 +92,12 @@ class DetectStage:
     def __init__(
         self,
         config: DetectConfig,
-        rotation: int = 0,
+        rotation: int | None = None,
         *,
         detectors: Sequence[ImageDetector] | None = None,
     ) -> None:
         self.config = config
         self.rotation = rotation
-        self._k = rotation_k(rotation)
         if detectors is None:
             detectors = build_detectors(config)
         self.detectors = list(detectors)
@@ -152,7 +142,7 @@ class DetectStage:
         """Find objects in ``frames``; one :class:`Detections` per frame, coded-picture pixels.
 
         Args:
-            frames: decoded frames (any mix of sizes).
+            frames: decoded frames (any mix of sizes and rotations).
             indices: each frame's index in the stream, copied to ``Detections.frame_index``.
             classes: None for every class of :attr:`classes`, or some of them (a name or an
                 iterable of names): only the models serving those classes run and only those
@@ -179,13 +169,14 @@ class DetectStage:
         if not run:
             return [Detections.empty(int(i), f.pts) for f, i in zip(frames, indices)]
         out: list[Detections | None] = [None] * len(frames)
-        groups: dict[tuple[int, int], list[int]] = {}
+        groups: dict[tuple[int, int, int], list[int]] = {}
         for i, f in enumerate(frames):
-            groups.setdefault((f.width, f.height), []).append(i)
-        for (cw, ch), members in groups.items():
-            up_wh = upright_size(cw, ch, self._k)
+            k = rotation_k(f.rotation if self.rotation is None else self.rotation)
+            groups.setdefault((f.width, f.height, k), []).append(i)
+        for (cw, ch, k), members in groups.items():
+            up_wh = upright_size(cw, ch, k)
             det_wh = detector_size(*up_wh, self.config.det_size)
-            images = np.stack([detector_input(frames[i], det_wh, self._k) for i in members])
+            images = np.stack([detector_input(frames[i], det_wh, k) for i in members])
             per_model = []
             for name, d in run:
                 t0 = time.perf_counter()
@@ -203,7 +194,7 @@ class DetectStage:
                                          merged.class_ids)
                     merged = merged[rules.mask(upright, up_wh)]
                 out[i] = Detections(
-                    to_coded(merged.xyxy, det_wh, (cw, ch), self._k),
+                    to_coded(merged.xyxy, det_wh, (cw, ch), k),
                     merged.scores,
                     merged.class_ids,
                     None,

