@@ -23,17 +23,15 @@ def main(src: str, dst: str) -> None:
         vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
         vout.pix_fmt = "yuv420p"
         vout.time_base = vout.codec_context.time_base = vin.time_base
-        anon = None
+        # Built before the first frame: the models load (or fail) before anything is written.
+        anon = avanon.Anonymizer.from_config(
+            avanon.Config(), frame_size=(vout.width, vout.height),
+            fps=float(vin.average_rate or 25))
         for frame in inp.decode(vin):
-            if anon is None:
-                anon = avanon.Anonymizer.from_config(
-                    avanon.Config(), rotation=frame.rotation,
-                    frame_size=(frame.width, frame.height), fps=float(vin.average_rate or 25))
-            for masked in anon.push(frame):
+            for masked in anon.push(frame):  # detectors read each frame's own rotation
                 out.mux(vout.encode(masked))
-        if anon is not None:
-            for masked in anon.flush():
-                out.mux(vout.encode(masked))
+        for masked in anon.flush():
+            out.mux(vout.encode(masked))
         out.mux(vout.encode(None))
 
 

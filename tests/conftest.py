@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from mediafactory import make_clip  # noqa: E402
+from mediafactory import make_clip
+from support import shared_media
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +32,9 @@ def clips(tmp_path_factory):
                          time_base=Fraction(1, 90000), audio=(("mp2", "und"),), size=(96, 64)),
         "twovideo": make_clip(d / "two_video.mkv", time_base=Fraction(1, 1000), second_video=True),
     }
+
+
+@pytest.fixture
+def media():
+    """../shared/media (the real clips and annotated images), or skip with the reason."""
+    return shared_media()

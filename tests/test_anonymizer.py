@@ -7,7 +7,7 @@ import pytest
 
 from avanon.detections import Detections
 from avanon.errors import PipelineError
-from avanon.filter import Anonymizer
+from avanon.anonymizer import Anonymizer
 from avanon.track.base import PassThroughTracker
 
 
@@ -88,7 +88,7 @@ def run(anon, n):
 
 def test_per_class_schedule_and_observed_sets():
     det, tr = TwoClassDetector(), RecordingTracker()
-    anon = Anonymizer(det, NoMask(), tr, detect_every={"face": 1, "plate": 3})
+    anon = Anonymizer(det, NoMask(), tr, schedule={"face": 1, "plate": 3})
     out = run(anon, 7)
     assert [f.pts for f in out] == [i * 10 for i in range(7)]
     asked = dict(det.calls)
@@ -97,9 +97,42 @@ def test_per_class_schedule_and_observed_sets():
     assert tr.observed[0] is True and tr.observed[1] == frozenset({0})
 
 
+def test_classes_not_named_in_the_schedule_run_every_frame():
+    """``--detect-every plate=18`` slows plates only: faces are still examined on every frame."""
+    det = TwoClassDetector()
+    anon = Anonymizer(det, NoMask(), RecordingTracker(), schedule={"plate": 18})
+    run(anon, 20)
+    asked = dict(det.calls)
+    assert sorted(asked) == list(range(20))
+    assert [i for i, c in det.calls if "plate" in c] == [0, 18]
+    assert all("face" in c for _, c in det.calls)
+
+
+def test_detector_without_classes_runs_on_the_shortest_interval():
+    class Plain:
+        def detect(self, frames, indices):
+            self.seen = getattr(self, "seen", []) + list(indices)
+            return [Detections.empty(i, f.pts) for f, i in zip(frames, indices)]
+
+    det, tr = Plain(), RecordingTracker()
+    run(Anonymizer(det, NoMask(), tr, schedule={"face": 2, "plate": 4}), 6)
+    assert det.seen == [0, 2, 4]
+    assert tr.observed == [True, False, True, False, True, False]
+
+
+def test_a_failing_stage_is_named_with_the_frame():
+    class Crash:
+        def apply(self, frame, dets):
+            raise ZeroDivisionError("no")
+
+    anon = Anonymizer(TwoClassDetector(), Crash(), RecordingTracker())
+    with pytest.raises(PipelineError, match="mask stage failed on frame 0: ZeroDivisionError"):
+        run(anon, 3)
+
+
 def test_cut_triggers_detection_of_every_class():
     det = TwoClassDetector()
-    anon = Anonymizer(det, NoMask(), RecordingTracker(), detect_every={"face": 2, "plate": 4},
+    anon = Anonymizer(det, NoMask(), RecordingTracker(), schedule={"face": 2, "plate": 4},
                       cut_detector=Cuts(at=[5]))
     run(anon, 8)
     asked = dict(det.calls)
@@ -110,7 +143,7 @@ def test_cut_triggers_detection_of_every_class():
 
 def test_detector_without_classes_keyword_runs_everything_when_any_is_due():
     det, tr = NoKeywordDetector(), RecordingTracker()
-    anon = Anonymizer(det, NoMask(), tr, detect_every={"face": 2, "plate": 3})
+    anon = Anonymizer(det, NoMask(), tr, schedule={"face": 2, "plate": 3})
     run(anon, 6)
     assert [i for i, _ in det.calls] == [0, 2, 3, 4]
     assert tr.observed == [True, frozenset(), True, True, True, frozenset()]
@@ -127,7 +160,7 @@ def test_batches_keep_order_and_count(batch):
 
 def test_detect_every_needs_a_tracker():
     with pytest.raises(ValueError, match="needs tracking"):
-        Anonymizer(TwoClassDetector(), NoMask(), None, detect_every=2)
+        Anonymizer(TwoClassDetector(), NoMask(), None, schedule=2)
 
 
 def test_tracker_that_loses_a_frame_fails_closed():

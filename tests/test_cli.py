@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from avanon.cli import build_parser, config_from_args, main
+from avanon.schedule import Schedule
 
 from probe import packets, video_pts
 
@@ -64,7 +65,7 @@ def test_config_from_args_maps_every_option(tmp_path):
     assert cfg.detect.det_size == 512 and str(cfg.detect.model_dir) == str(tmp_path)
     assert (cfg.mask.mode, cfg.mask.shape, cfg.mask.scale, cfg.mask.color) == ("blur", "ellipse", 1.3, (255, 0, 0))
     assert (cfg.encode.crf, cfg.encode.bitrate, cfg.encode.preset) == (21, 2_500_000, "fast")
-    assert cfg.keep_metadata and cfg.video_stream == 1 and cfg.detect_every == 2
+    assert cfg.keep_metadata and cfg.video_stream == 1 and cfg.detect_every == Schedule.of(2)
     assert cfg.track.lookahead == 12
 
 

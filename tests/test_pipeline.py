@@ -198,8 +198,9 @@ class FailingDetector:
 
 def test_fails_closed_and_leaves_nothing(clips, tmp_path):
     dst = tmp_path / "out.mp4"
-    with pytest.raises(Boom):
+    with pytest.raises(avanon.PipelineError, match="detect stage failed on frame 10: Boom") as err:
         run(clips["mp4"].path, dst, detector=FailingDetector(at=10))
+    assert isinstance(err.value.__cause__, Boom)
     assert not dst.exists()
     assert [p.name for p in tmp_path.iterdir()] == []
 
@@ -207,9 +208,50 @@ def test_fails_closed_and_leaves_nothing(clips, tmp_path):
 def test_failed_run_leaves_existing_output_untouched(clips, tmp_path):
     dst = tmp_path / "out.mp4"
     dst.write_bytes(b"previous")
-    with pytest.raises(Boom):
+    with pytest.raises(avanon.PipelineError, match="frame 0"):
         run(clips["mp4"].path, dst, overwrite=True, detector=FailingDetector(at=0))
     assert dst.read_bytes() == b"previous"
+
+
+def test_a_failing_reader_thread_fails_the_run_closed(clips, tmp_path, monkeypatch):
+    """A decoder that breaks mid-stream stops every stage; nothing reaches the destination."""
+    from avanon.media.source import MediaSource
+
+    decode = MediaSource.decode
+    calls = []
+
+    def broken(self, packet):
+        calls.append(packet)
+        if len(calls) == 12:
+            raise Boom("decoder broke")
+        return decode(self, packet)
+
+    monkeypatch.setattr(MediaSource, "decode", broken)
+    dst = tmp_path / "out.mp4"
+    with pytest.raises(avanon.PipelineError, match="read stage failed at frame .*Boom") as err:
+        run(clips["mp4"].path, dst, detector=BoxDetector(moving_box))
+    assert isinstance(err.value.__cause__, Boom)
+    assert [p.name for p in tmp_path.iterdir()] == []
+
+
+def test_a_failing_writer_thread_fails_the_run_closed(clips, tmp_path, monkeypatch):
+    """An encoder that breaks mid-stream stops every stage; the old output stays as it was."""
+    from avanon.media.sink import MediaSink
+
+    write = MediaSink.write
+
+    def broken(self, frame):
+        if self.frames_encoded == 5:
+            raise Boom("encoder broke")
+        return write(self, frame)
+
+    monkeypatch.setattr(MediaSink, "write", broken)
+    dst = tmp_path / "out.mp4"
+    dst.write_bytes(b"previous")
+    with pytest.raises(avanon.PipelineError, match="write stage failed at frame 5: Boom"):
+        run(clips["mp4"].path, dst, overwrite=True, detector=BoxDetector(moving_box))
+    assert dst.read_bytes() == b"previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
 @pytest.mark.parametrize(
@@ -235,7 +277,7 @@ def test_bad_paths(clips, tmp_path, make_src, make_dst, overwrite, error, text):
 
 
 def test_missing_video_stream_index(clips, tmp_path):
-    with pytest.raises(avanon.InputError, match="--video-stream 3"):
+    with pytest.raises(avanon.InputError, match="video_stream 3"):
         run(clips["mp4"].path, tmp_path / "o.mp4", solid_config(video_stream=3))
 
 
@@ -261,7 +303,7 @@ def test_hwaccel_is_opt_in_and_fails_clearly_without_a_device(clips, tmp_path):
     try:
         run(clips["mp4"].path, dst, solid_config(hwaccel="cuda"))
     except avanon.InputError as exc:
-        assert "--hwaccel cuda" in str(exc) and "software" in str(exc)
+        assert "hwaccel cuda" in str(exc) and "software" in str(exc)
         assert not dst.exists()
     else:
         assert video_pts(dst) == video_pts(clips["mp4"].path)

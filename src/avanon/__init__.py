@@ -14,7 +14,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import Config, build_stages
+from .anonymizer import Anonymizer
+from .config import Config
 from .detections import CLASS_NAMES, Detections
 from .errors import (
     AvanonError,
@@ -27,16 +28,16 @@ from .errors import (
     OutputError,
     PipelineError,
 )
-from .filter import Anonymizer
 from .media.encode import EncodeConfig
 from .pipeline import RunSummary, anonymize
+from .schedule import Schedule
 
 __all__ = [
     "__version__",
     "anonymize",
     "Anonymizer",
     "Config",
-    "build_stages",
+    "Schedule",
     "Detections",
     "CLASS_NAMES",
     "EncodeConfig",

@@ -2,7 +2,7 @@
 
 It knows nothing about files. Drop it into any PyAV loop::
 
-    anon = avanon.Anonymizer.from_config(avanon.Config(), rotation=0, frame_size=(1280, 720), fps=30)
+    anon = avanon.Anonymizer.from_config(avanon.Config(), frame_size=(1280, 720), fps=30)
     for frame in in_container.decode(video=0):
         for masked in anon.push(frame):
             for packet in out_stream.encode(masked):
@@ -12,24 +12,33 @@ It knows nothing about files. Drop it into any PyAV loop::
 
 Frames come out in the order they went in, with their pts untouched, delayed by the detection
 batch and the tracker's lookahead. A frame is only ever emitted after its detections are final;
-if the detector fails, the exception propagates and nothing more is emitted (fail closed).
+if a stage fails, a :class:`~avanon.errors.PipelineError` naming the stage and the frame
+propagates and nothing more is emitted (fail closed).
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 from collections import Counter, defaultdict, deque
 from typing import Callable, Mapping, Sequence
 
 import av
 
-from .detect.base import FrameDetector
+from .detect.base import FrameDetector, supports_classes
 from .detections import CLASS_NAMES, Detections, class_id
-from .errors import PipelineError
+from .errors import AvanonError, ConfigError, PipelineError
 from .mask.base import Masker
+from .schedule import Schedule
 from .track.base import PassThroughTracker, Tracker
 
 __all__ = ["Anonymizer"]
+
+
+def _failed(stage: str, index: int, exc: Exception) -> AvanonError:
+    """``exc`` raised by ``stage`` on frame ``index``, as the error the pipeline reports."""
+    if isinstance(exc, AvanonError):
+        return exc
+    return PipelineError(f"{stage} stage failed on frame {index}: {type(exc).__name__}: {exc}")
 
 
 class Anonymizer:
@@ -39,11 +48,12 @@ class Anonymizer:
         detector: the detect stage (coded-picture boxes out).
         masker: paints boxes out of a frame in place.
         tracker: carries boxes through time (default: none, every frame stands alone).
-        detect_every: run the detector on every Nth frame only (needs a tracker to carry the
-            boxes in between; raising it speeds things up and relies more on tracking). Either
-            one N for every class or a mapping class name -> N (e.g. plates less often than
-            faces), honoured when the detector exposes ``classes`` and accepts
-            ``detect(..., classes=...)``. A shot cut always triggers detection of every class.
+        schedule: how often each class is looked for (a :class:`~avanon.schedule.Schedule`,
+            or one N for every class, or a mapping class name -> N where classes not named run
+            every frame); intervals above 1 need a tracker to carry the boxes in between.
+            Per-class intervals are honoured when the detector exposes ``classes`` and accepts
+            ``detect(..., classes=...)``; otherwise it runs on the shortest interval. A shot cut
+            always triggers detection of every class.
         batch: frames per detector call (more = better throughput, more latency).
         cut_detector: object with ``update(frame) -> bool`` flagging shot cuts for the tracker.
         on_detections: called with each frame's final :class:`Detections` (export, stats).
@@ -55,36 +65,26 @@ class Anonymizer:
         masker: Masker,
         tracker: Tracker | None = None,
         *,
-        detect_every: int | Mapping[str, int] = 1,
+        schedule: Schedule | int | Mapping[str, int] = 1,
         batch: int = 1,
         cut_detector=None,
         on_detections: Callable[[Detections], None] | None = None,
     ):
-        every = dict(detect_every) if isinstance(detect_every, Mapping) else None
-        values = list(every.values()) if every is not None else [detect_every]
-        if any((not isinstance(n, int)) or n < 1 for n in values):
-            raise ValueError(f"detect_every must be >= 1, got {detect_every!r}")
-        if batch < 1:
-            raise ValueError(f"batch must be >= 1, got {batch}")
+        schedule = Schedule.of(schedule)
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ConfigError(f"batch: expected an integer >= 1, got {batch!r}")
         self.detector = detector
         self.masker = masker
         self.tracker: Tracker = tracker or PassThroughTracker()
-        if max(values) > 1 and isinstance(self.tracker, PassThroughTracker):
-            raise ValueError("detect_every > 1 needs tracking to carry boxes between detections")
-        names = tuple(getattr(detector, "classes", ()) or ())
-        try:
-            params = inspect.signature(detector.detect).parameters
-            self._per_class = bool(names) and "classes" in params
-        except (TypeError, ValueError):
-            self._per_class = False
-        base = min(values) if every is not None else int(detect_every)
-        #: class id -> detect every N frames (None: one schedule for whatever the detector finds)
-        self._every: dict[int, int] | None = (
-            {class_id(c): (every.get(c, base) if every is not None else base) for c in names}
-            if names else None
-        )
-        self._base_every = base
-        self.detect_every = detect_every
+        if schedule.longest > 1 and isinstance(self.tracker, PassThroughTracker):
+            raise ConfigError(
+                f"schedule {schedule} needs tracking to carry boxes between detections: give a "
+                "tracker or detect every frame"
+            )
+        #: the classes the detector reports (empty: it does not say; one schedule for all)
+        self._names = tuple(getattr(detector, "classes", ()) or ())
+        self._per_class = bool(self._names) and supports_classes(detector)
+        self.schedule = schedule
         self.batch = batch
         self.cut_detector = cut_detector
         self.on_detections = on_detections
@@ -96,58 +96,61 @@ class Anonymizer:
         self.frames_detected = 0
 
     @classmethod
-    def from_config(cls, config=None, *, rotation: int = 0, frame_size: tuple[int, int],
-                    fps: float, detector=None, masker=None, tracker=None,
+    def from_config(cls, config=None, *, frame_size: tuple[int, int], fps: float,
+                    detector=None, masker=None, tracker=None,
                     on_detections=None) -> "Anonymizer":
-        """Build the stages described by an :class:`avanon.Config`.
+        """Build the stages described by an :class:`avanon.Config` (the one place they are
+        assembled). The detectors' models are loaded here, so a missing model fails before any
+        output is written.
 
         Args:
             config: the configuration (defaults when None).
-            rotation: the stream's display rotation, counter-clockwise degrees as PyAV reports
-                it (``frame.rotation``); detectors see the upright picture.
             frame_size: coded (width, height) of the frames.
-            fps: average frame rate (resolves durations such as ``--hold 0.5s``).
+            fps: average frame rate (resolves durations such as ``hold="0.5s"``).
             detector, masker, tracker: stage objects that replace the configured ones.
+            on_detections: called with each frame's final :class:`Detections`.
+
+        Raises:
+            ModelNotFoundError, ModelError: the detectors' models could not be loaded.
+            ConfigError: the stages do not fit together.
         """
         from .config import Config
+        from .detect.stage import DetectStage
+        from .mask import make_masker
+        from .track import make_tracker
+        from .track.cut import ShotCutDetector
 
         config = config or Config()
+        track_cfg = config.track
         if detector is None:
-            from .detect.stage import DetectStage
-
-            detector = DetectStage(config.detect, rotation)
+            detector = DetectStage(config.detect)
         if masker is None:
-            from .mask import make_masker
-
             masker = make_masker(config.mask)
         if tracker is None:
-            import dataclasses
-
-            from .track import make_tracker
-
-            track_cfg = config.track
-            every = config.detect_every
-            longest = max(every.values()) if isinstance(every, Mapping) else int(every)
-            if getattr(track_cfg, "enabled", False) and track_cfg.lookahead < longest:
+            if track_cfg.enabled and track_cfg.lookahead < config.schedule.longest:
                 # Look ahead at least one detection interval, so an object that appears between
                 # two detector runs is carried back to the frame after the earlier run.
-                track_cfg = dataclasses.replace(track_cfg, lookahead=longest)
+                track_cfg = dataclasses.replace(track_cfg, lookahead=config.schedule.longest)
             tracker = make_tracker(track_cfg, frame_size, fps)
-        cut_detector = None
-        if getattr(config.track, "enabled", True):
-            from .track.cut import ShotCutDetector
-
-            cut_detector = ShotCutDetector()
+        cut_detector = ShotCutDetector() if config.track.enabled else None
         batch = int(getattr(detector, "preferred_batch", 1) or 1)
-        return cls(detector, masker, tracker, detect_every=config.detect_every, batch=batch,
+        return cls(detector, masker, tracker, schedule=config.schedule, batch=batch,
                    cut_detector=cut_detector, on_detections=on_detections)
 
     # -- public ----------------------------------------------------------------------------
     def push(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
-        """Feed the next decoded frame; returns the frames that are now final (maybe none)."""
+        """Feed the next decoded frame; returns the frames that are now final (maybe none).
+
+        Raises:
+            PipelineError: a stage failed on a frame (its name and the frame index are in the
+                message); no frame is emitted after that.
+        """
         index = self._next_index
         self._next_index += 1
-        cut = bool(self.cut_detector.update(frame)) if self.cut_detector is not None else False
+        try:
+            cut = bool(self.cut_detector.update(frame)) if self.cut_detector is not None else False
+        except Exception as exc:
+            raise _failed("shot-cut", index, exc) from exc
         self._batch.append((index, frame, cut))
         if len(self._batch) >= self.batch:
             return self._run_batch()
@@ -172,12 +175,12 @@ class Anonymizer:
     # -- internals -------------------------------------------------------------------------
     def _due(self, index: int, cut: bool) -> frozenset[int] | None:
         """Class ids to detect on frame ``index`` (empty: none); None means "all, one schedule"."""
-        if self._every is None:
-            return None if (cut or index % self._base_every == 0) else frozenset()
-        due = frozenset(c for c, n in self._every.items() if cut or index % n == 0)
+        if not self._names:
+            return None if (cut or index % self.schedule.shortest == 0) else frozenset()
+        due = self.schedule.due(index, cut, self._names)
         if due and not self._per_class:
-            return frozenset(self._every)  # the detector runs all its classes anyway
-        return due
+            due = frozenset(self._names)  # the detector runs all its classes anyway
+        return frozenset(class_id(c) for c in due)
 
     def _run_batch(self) -> list[av.VideoFrame]:
         batch, self._batch = self._batch, []
@@ -186,17 +189,22 @@ class Anonymizer:
         for i, f, _ in batch:
             if plan[i] is None or plan[i]:
                 groups[plan[i]].append((i, f))
+        everything = frozenset(class_id(c) for c in self._names)
         found: dict[int, Detections] = {}
         for due, todo in groups.items():
             frames, indices = [f for _, f in todo], [i for i, _ in todo]
-            if due is None or not self._per_class or due == frozenset(self._every or ()):
-                results = self.detector.detect(frames, indices)
-            else:
-                results = self.detector.detect(frames, indices,
-                                               classes=[CLASS_NAMES[c] for c in sorted(due)])
+            try:
+                if due is None or not self._per_class or due == everything:
+                    results = self.detector.detect(frames, indices)
+                else:
+                    results = self.detector.detect(frames, indices,
+                                                   classes=[CLASS_NAMES[c] for c in sorted(due)])
+            except Exception as exc:
+                raise _failed("detect", indices[0], exc) from exc
             if len(results) != len(todo):
                 raise PipelineError(
-                    f"detector returned {len(results)} results for {len(todo)} frames"
+                    f"detect stage returned {len(results)} results for {len(todo)} frames "
+                    f"(frames {indices[0]}..{indices[-1]})"
                 )
             for (i, f), dets in zip(todo, results):
                 found[i] = dets.with_frame(i, f.pts)
@@ -206,10 +214,16 @@ class Anonymizer:
             self._held.append((i, f))
             due = plan[i]
             dets = found.get(i) or Detections.empty(i, f.pts)
-            observed: bool | frozenset[int] = (due is None) if self._every is None else due
-            if self._every is not None and due == frozenset(self._every):
+            # True/False for every class, or the ids of the classes examined on this frame
+            observed: bool | frozenset[int] = due
+            if due is None or (self._names and due == everything):
                 observed = True
-            finals += self.tracker.update(dets, observed=observed, cut=cut)
+            elif not self._names:
+                observed = False
+            try:
+                finals += self.tracker.update(dets, observed=observed, cut=cut)
+            except Exception as exc:
+                raise _failed("track", i, exc) from exc
         return self._release(finals)
 
     def _release(self, finals: Sequence[Detections]) -> list[av.VideoFrame]:
@@ -223,7 +237,10 @@ class Anonymizer:
                     f"tracker released frame {dets.frame_index} but frame {index} is next"
                 )
             if len(dets):
-                frame = self.masker.apply(frame, dets)
+                try:
+                    frame = self.masker.apply(frame, dets)
+                except Exception as exc:
+                    raise _failed("mask", index, exc) from exc
                 for cid, n in Counter(dets.class_ids.tolist()).items():
                     self.boxes_per_class[cid] += n
             if self.on_detections is not None:

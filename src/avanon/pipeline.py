@@ -21,11 +21,12 @@ from typing import Callable
 
 import av
 
+from .anonymizer import Anonymizer
+from .config import Config
 from .detections import CLASS_NAMES, Detections
 from .errors import AvanonError, OutputError, PipelineError
-from .filter import Anonymizer
 from .media.sink import MediaSink
-from .media.source import MediaSource, display_matrix_of, upright_rotation
+from .media.source import MediaSource
 
 __all__ = ["RunSummary", "Progress", "anonymize"]
 
@@ -138,6 +139,8 @@ class _Run:
     """
 
     def __init__(self, source: MediaSource, sink: MediaSink, progress, t0: float):
+        self.frames_read = 0
+        self.frames_written = 0
         self.source = source
         self.sink = sink
         self.progress = progress
@@ -169,13 +172,21 @@ class _Run:
             except queue.Empty:
                 continue
 
-    def _guard(self, fn):
+    def _guard(self, fn, stage: str, frame: Callable[[], int]):
+        """``fn`` as a thread body: its first error (wrapped in a :class:`PipelineError` naming
+        ``stage`` and the frame it was at, unless it already is an avanon error) is handed to
+        the main thread and stops every stage."""
         def body():
             try:
                 fn()
             except _Aborted:
                 pass
             except BaseException as exc:  # handed to the main thread
+                if isinstance(exc, Exception) and not isinstance(exc, AvanonError):
+                    wrapped = PipelineError(f"{stage} stage failed at frame {frame()}: "
+                                            f"{type(exc).__name__}: {exc}")
+                    wrapped.__cause__ = exc
+                    exc = wrapped
                 self.errors.append(exc)
                 self.abort.set()
         return body
@@ -190,8 +201,10 @@ class _Run:
                 continue
             for frame in src.decode(packet if packet.size or packet.dts is not None else None):
                 self._put(self.q_in, ("frame", frame))
+                self.frames_read += 1
         for frame in src.decode(None):
             self._put(self.q_in, ("frame", frame))
+            self.frames_read += 1
         self._put(self.q_in, _END)
 
     def _write(self) -> None:
@@ -204,6 +217,7 @@ class _Run:
                 sink.copy(obj)
                 continue
             sink.write(obj)
+            self.frames_written += 1
             if not self.time_to_first_frame:
                 self.time_to_first_frame = time.perf_counter() - self.t0
             if self.progress is not None:
@@ -212,13 +226,15 @@ class _Run:
                     self._last_report = now
                     self.progress(Progress(sink.frames_encoded, self.source.info.frames, now - self.t0))
 
-    def execute(self, make_stages) -> Anonymizer | None:
-        """Run to the end; ``make_stages(rotation)`` builds the anonymizer at the first frame."""
-        reader = threading.Thread(target=self._guard(self._read), name="avanon-read", daemon=True)
-        writer = threading.Thread(target=self._guard(self._write), name="avanon-write", daemon=True)
+    def execute(self, anon: Anonymizer) -> None:
+        """Run every frame and packet through ``anon`` to the end."""
+        reader = threading.Thread(target=self._guard(self._read, "read", lambda: self.frames_read),
+                                  name="avanon-read", daemon=True)
+        writer = threading.Thread(
+            target=self._guard(self._write, "write", lambda: self.frames_written),
+            name="avanon-write", daemon=True)
         reader.start()
         writer.start()
-        anon: Anonymizer | None = None
         try:
             while True:
                 kind, obj = self._get(self.q_in)
@@ -227,14 +243,10 @@ class _Run:
                 if kind == "packet":
                     self._put(self.q_out, ("packet", obj))
                     continue
-                if anon is None:
-                    self.sink.display_matrix = display_matrix_of(obj)
-                    anon = make_stages(upright_rotation(obj))
                 for masked in anon.push(obj):
                     self._put(self.q_out, ("frame", masked))
-            if anon is not None:
-                for masked in anon.flush():
-                    self._put(self.q_out, ("frame", masked))
+            for masked in anon.flush():
+                self._put(self.q_out, ("frame", masked))
             self._put(self.q_out, _END)
         except _Aborted:
             pass
@@ -246,7 +258,6 @@ class _Run:
             reader.join()
         if self.errors:
             raise self.errors[0]
-        return anon
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -259,7 +270,7 @@ def _same_file(a: Path, b: Path) -> bool:
 def anonymize(
     src: str | os.PathLike,
     dst: str | os.PathLike,
-    config=None,
+    config: Config | None = None,
     *,
     overwrite: bool = False,
     detector=None,
@@ -287,8 +298,6 @@ def anonymize(
     Raises:
         avanon.AvanonError: (one of its leaves) for bad input, options, output or a failed stage.
     """
-    from .config import Config, build_stages
-
     config = config or Config()
     src_path, dst_path = Path(src), Path(dst)
     is_url = "://" in str(src) or str(src).startswith("pipe:")
@@ -296,7 +305,7 @@ def anonymize(
     if to_pipe:
         dst = "pipe:1"
         if not format_name:
-            raise OutputError("writing to stdout needs a container format (--format matroska, mpegts...)")
+            raise OutputError("writing to stdout needs a container format (format_name: matroska, mpegts...)")
     else:
         if not is_url and (src_path.resolve() == dst_path.resolve() or _same_file(src_path, dst_path)):
             raise OutputError(f"output {dst} is the input: choose another output path")
@@ -310,6 +319,16 @@ def anonymize(
     t0 = time.perf_counter()
     source = MediaSource(src_path if not is_url else str(src), config.video_stream,
                          hwaccel=config.hwaccel)
+    try:
+        # Build the stages (and load the models) before anything is written.
+        info = source.info
+        anon = Anonymizer.from_config(
+            config, frame_size=(info.width, info.height),
+            fps=float(info.average_rate) if info.average_rate else 25.0,
+            detector=detector, masker=masker, tracker=tracker)
+    except BaseException:
+        source.close()
+        raise
     if to_pipe:
         tmp_name = "pipe:1"
     else:
@@ -325,16 +344,14 @@ def anonymize(
                          keep_metadata=config.keep_metadata,
                          keep_other_video=config.keep_other_video)
         writer = _DetectionsWriter(Path(export_detections), source) if export_detections else None
+        anon.on_detections = writer
         run = _Run(source, sink, progress, t0)
-        anon = run.execute(lambda rotation: build_stages(
-            config, source, rotation, detector=detector, masker=masker, tracker=tracker,
-            on_detections=writer))
+        run.execute(anon)
         summary.time_to_first_frame = run.time_to_first_frame
         sink.finish()
         summary.frames = sink.frames_encoded
         summary.elapsed = time.perf_counter() - t0
-        if anon is not None:
-            summary.boxes = {CLASS_NAMES[c]: n for c, n in sorted(anon.boxes_per_class.items())}
+        summary.boxes = {CLASS_NAMES[c]: n for c, n in sorted(anon.boxes_per_class.items())}
         rep = sink.report
         summary.copied_streams = rep.copied
         summary.dropped_streams = rep.dropped

@@ -128,23 +128,23 @@ def test_building_real_models_offline_raises_model_not_found(tmp_path, monkeypat
 @pytest.fixture
 def fake_weights(tmp_path, monkeypatch):
     """ensure_models returns synthetic graphs instead of fetching the real weights."""
-    from detect_graphs import centerface_like, textdet_like
+    from detect_graphs import centerface_like, ppocr_like
 
     (tmp_path / "cf.onnx").write_bytes(centerface_like())
-    (tmp_path / "db.onnx").write_bytes(textdet_like())
+    (tmp_path / "db.onnx").write_bytes(ppocr_like())
     paths = {"centerface": tmp_path / "cf.onnx", "ppocr_det": tmp_path / "db.onnx"}
 
     def fake_ensure(names, model_dir=None, **kw):
         return {n: paths[n] for n in names}
 
-    monkeypatch.setattr("avanon.detect.models.ensure_models", fake_ensure)
+    monkeypatch.setattr("avanon.detect.store.ensure_models", fake_ensure)
     return paths
 
 
 def test_builds_detectors_from_the_config(fake_weights):
     stage = DetectStage(DetectConfig(threads=1, thresholds={"face": 0.45}))
     kinds = [type(d).__name__ for d in stage.detectors]
-    assert kinds == ["CenterFaceDetector", "TextDetector"]
+    assert kinds == ["CenterFaceDetector", "PpocrDetector"]
     assert stage.detectors[0].threshold == 0.45 and stage.detectors[1].threshold == 0.5
     (d,) = stage.detect([frame_with_red(64, 64, (0, 0, 1, 1))], [0])
     assert isinstance(d, Detections)
@@ -249,10 +249,10 @@ def test_timings_count_calls_frames_and_seconds_per_model():
 
 def test_real_detectors_are_timed_under_their_registry_names():
     from avanon.detect.centerface import CenterFaceDetector
-    from avanon.detect.clpr import PlateDetector
-    from avanon.detect.textdet import TextDetector
+    from avanon.detect.clpr import ClprDetector
+    from avanon.detect.ppocr import PpocrDetector
 
-    assert (CenterFaceDetector.name, TextDetector.name, PlateDetector.name) == (
+    assert (CenterFaceDetector.name, PpocrDetector.name, ClprDetector.name) == (
         "centerface", "ppocr_det", "clpr_det")
 
 
@@ -300,3 +300,17 @@ def test_non_uniform_detector_scale_is_undone_before_the_shape_test():
     assert finder.shapes[0][1:3] == (64, 640) and len(d) == 0
     (d,) = stage.detect([frame_with_red(80, 640, (300, 5, 370, 75))], [0])  # square: kept
     assert len(d) == 1
+
+
+def test_rotation_is_read_from_each_frame(clips):
+    """Without an override, each decoded frame's own display rotation decides the upright copy."""
+    with av.open(str(clips["mp4"].path)) as c:
+        frame = next(c.decode(video=0))
+    assert frame.rotation != 0
+    per_frame, forced = RedFinder(), RedFinder()
+    DetectStage(DetectConfig(det_size=256), detectors=[per_frame]).detect([frame], [0])
+    DetectStage(DetectConfig(det_size=256), frame.rotation, detectors=[forced]).detect([frame], [0])
+    DetectStage(DetectConfig(det_size=256), 0, detectors=[unrotated := RedFinder()]).detect(
+        [frame], [0])
+    assert per_frame.shapes == forced.shapes
+    assert per_frame.shapes[0][1:3] == unrotated.shapes[0][1:3][::-1]

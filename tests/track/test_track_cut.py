@@ -1,5 +1,4 @@
 from itertools import islice
-from pathlib import Path
 
 import av
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 from avanon.errors import ConfigError
 from avanon.track import ShotCutDetector
 
-MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media" / "video"
 
 
 def texture(seed: int, h: int = 180, w: int = 320, cells: int = 24) -> np.ndarray:
@@ -93,10 +91,8 @@ def test_invalid_options(kwargs):
         ("intel/asl_gestures/again.mkv", []),
     ],
 )
-def test_real_clips(name, cuts):
-    path = MEDIA / name
-    if not path.exists():
-        pytest.skip(f"{path} absent (../shared/media is for developers only)")
+def test_real_clips(media, name, cuts):
+    path = media / "video" / name
     det = ShotCutDetector()
     with av.open(str(path)) as c:
         found = [i for i, f in enumerate(islice(c.decode(video=0), 300)) if det.update(f)]

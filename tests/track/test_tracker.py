@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from avanon.detections import Detections
+from avanon.errors import PipelineError
 from avanon.track import IouTracker, TrackConfig
 
 W, H = 640, 360
@@ -94,7 +95,7 @@ def test_release_is_delayed_by_exactly_lookahead(lookahead):
 def test_non_consecutive_frame_index_is_rejected():
     tr = make()
     tr.update(Detections.empty(0))
-    with pytest.raises(ValueError, match="frame_index 1"):
+    with pytest.raises(PipelineError, match="frame_index 1"):
         tr.update(Detections.empty(2))
 
 

@@ -75,11 +75,11 @@ class EncodeConfig:
             try:
                 av.codec.Codec(self.codec, "w")
             except Exception:
-                raise ConfigError(f"--codec {self.codec!r}: no such encoder in this FFmpeg build") from None
+                raise ConfigError(f"codec {self.codec!r}: no such encoder in this FFmpeg build") from None
         if self.crf is not None and not 0 <= self.crf <= 63:
-            raise ConfigError(f"--crf {self.crf}: expected a number in 0..63")
+            raise ConfigError(f"crf {self.crf}: expected a number in 0..63")
         if self.bitrate is not None and self.bitrate <= 0:
-            raise ConfigError(f"--bitrate {self.bitrate}: expected a positive bitrate")
+            raise ConfigError(f"bitrate {self.bitrate}: expected a positive bitrate")
         if self.threads < 0:
             raise ConfigError(f"encoder threads {self.threads}: expected >= 0")
 
@@ -94,9 +94,9 @@ def parse_bitrate(text: str) -> int:
     try:
         value = float(t) * mult
     except ValueError:
-        raise ConfigError(f"--bitrate {text!r}: expected a number with optional k/M suffix") from None
+        raise ConfigError(f"bitrate {text!r}: expected a number with optional k/M suffix") from None
     if value <= 0:
-        raise ConfigError(f"--bitrate {text!r}: expected a positive bitrate")
+        raise ConfigError(f"bitrate {text!r}: expected a positive bitrate")
     return int(value)
 
 
@@ -190,7 +190,7 @@ def plan_encoder(
             options["bufsize"] = str(int(source_bit_rate * PEAK_FACTOR * 2))
     else:
         if config.crf is not None:
-            notes.append(f"{encoder} has no CRF mode: --crf ignored, using the source bitrate")
+            notes.append(f"{encoder} has no CRF mode: crf ignored, using the source bitrate")
         bit_rate = source_bit_rate or fallback_rate
         max_bit_rate = None
     if max_bit_rate:

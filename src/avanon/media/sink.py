@@ -78,9 +78,6 @@ class MediaSink:
         self._pts_map: dict[int, int] = {}
         self._last_dts: int | None = None
         self._pts_origin: int | None = None
-        #: Display matrix to write (the pipeline sets it from the first *decoded* frame, since
-        #: a masked frame may no longer carry its side data).
-        self.display_matrix: tuple[int, ...] | None = None
 
         kept, stripped = split_metadata(source.container.metadata, keep_metadata)
         self.report.stripped_tags += [f"container:{k}" for k in stripped]
@@ -94,7 +91,7 @@ class MediaSink:
                 continue
             label = _label(stream)
             if stream.type == "video" and not keep_other_video:
-                self.report.dropped.append(f"{label}: video not anonymized (use --keep-other-video)")
+                self.report.dropped.append(f"{label}: video not anonymized (keep_other_video copies it)")
                 continue
             try:
                 out_stream = self.out.add_stream_from_template(stream)
@@ -134,10 +131,14 @@ class MediaSink:
         except Exception:
             pass
 
+    def _require_plan(self) -> EncoderPlan:
+        if self._plan is None:
+            raise EncoderError("no encoder plan for the video stream (the sink was not set up)")
+        return self._plan
+
     def _start(self, first: av.VideoFrame) -> None:
         """Configure and open the encoder from the first frame, write the header, then the backlog."""
-        plan = self._plan
-        assert plan is not None
+        plan = self._require_plan()
         cc = self.video.codec_context
         cc.width = first.width
         cc.height = first.height
@@ -169,7 +170,10 @@ class MediaSink:
         if self.config.threads:
             cc.thread_count = self.config.threads
         cc.options = dict(plan.options)
-        matrix = self.display_matrix if self.display_matrix is not None else display_matrix_of(first)
+        # The source's first *decoded* frame: a masked frame may no longer carry its side data.
+        matrix = self.source.display_matrix
+        if matrix is None:
+            matrix = display_matrix_of(first)
         if matrix and matrix != (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30):
             self.video.set_display_matrix(matrix)
         self.out.metadata.clear()
@@ -213,8 +217,7 @@ class MediaSink:
         """Encode one anonymized frame (its pts is the source frame's, in the source time base)."""
         if not self._started:
             self._start(frame)
-        plan = self._plan
-        assert plan is not None
+        plan = self._require_plan()
         if frame.format.name != plan.pix_fmt:
             converted = frame.reformat(format=plan.pix_fmt)
             converted.pts = frame.pts

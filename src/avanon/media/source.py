@@ -18,7 +18,7 @@ import av
 
 from ..errors import InputError, InputNotFoundError
 
-__all__ = ["MediaSource", "VideoInfo", "display_matrix_of", "upright_rotation"]
+__all__ = ["MediaSource", "VideoInfo", "display_matrix_of"]
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,6 @@ def display_matrix_of(frame: av.VideoFrame) -> tuple[int, ...] | None:
     return None
 
 
-def upright_rotation(frame: av.VideoFrame) -> int:
-    """The frame's display rotation (PyAV's ``VideoFrame.rotation``, counter-clockwise) rounded
-    to a quarter turn: 0, 90, 180 or -90. The upright picture is
-    ``np.rot90(coded, k=rotation // 90)``."""
-    r = int(round(frame.rotation / 90.0)) * 90
-    return ((r + 180) % 360) - 180 if r != 180 else 180
-
-
 class MediaSource:
     """An opened input.
 
@@ -86,13 +78,13 @@ class MediaSource:
             try:
                 accel = av.codec.hwaccel.HWAccel(device_type=hwaccel, allow_software_fallback=True)
             except Exception as exc:
-                raise InputError(f"--hwaccel {hwaccel}: not available here ({exc})") from exc
+                raise InputError(f"hwaccel {hwaccel}: not available here ({exc})") from exc
         try:
             self.container = av.open(self.path, "r", options=options or {}, hwaccel=accel)
         except (av.FFmpegError, ValueError) as exc:
             if accel is not None:
-                raise InputError(f"--hwaccel {hwaccel}: cannot decode on that device here "
-                                 f"({_ffmsg(exc)}); drop --hwaccel to decode in software") from exc
+                raise InputError(f"hwaccel {hwaccel}: cannot decode on that device here "
+                                 f"({_ffmsg(exc)}); decode in software instead") from exc
             raise InputError(f"cannot read {self.path} as media: {_ffmsg(exc)}") from exc
         videos = [s for s in self.container.streams.video if not _is_attached_picture(s)]
         if not videos:
@@ -101,7 +93,7 @@ class MediaSource:
         if not 0 <= video_stream < len(videos):
             self.container.close()
             raise InputError(
-                f"--video-stream {video_stream} does not exist: {self.path} has "
+                f"video_stream {video_stream} does not exist: {self.path} has "
                 f"{len(videos)} video stream(s) (0..{len(videos) - 1})"
             )
         self.video: av.video.stream.VideoStream = videos[video_stream]
@@ -121,6 +113,10 @@ class MediaSource:
             frames=self.video.frames or 0,
         )
         self.decode_errors = 0
+        #: The display matrix of the first decoded frame (None before it, or when it has none):
+        #: the sink writes it, since a masked frame may no longer carry its side data.
+        self.display_matrix: tuple[int, ...] | None = None
+        self._first_seen = False
         self._flushed = False
 
     @property
@@ -142,13 +138,17 @@ class MediaSource:
                 return []
             self._flushed = True
         try:
-            return self.video.decode(packet)
+            frames = self.video.decode(packet)
         except av.error.EOFError:
             return []
         except av.error.InvalidDataError as exc:
             self.decode_errors += 1
             log.warning("dropped an undecodable video packet: %s", _ffmsg(exc))
             return []
+        if frames and not self._first_seen:
+            self._first_seen = True
+            self.display_matrix = display_matrix_of(frames[0])
+        return frames
 
     def close(self) -> None:
         self.container.close()
