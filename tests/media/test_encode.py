@@ -210,6 +210,22 @@ def test_bitrate_override_on_x264_targets_it_with_a_peak_cap():
     assert (p.options["maxrate"], p.options["bufsize"]) == ("1200000", "2400000")
 
 
+@pytest.mark.parametrize("source", ["h264", "mpeg2video"])
+def test_bitrate_with_crf_wins_and_notes_that_crf_was_ignored(source):
+    """README and --help: the bitrate is a target "instead of CRF", so giving both is allowed;
+    the crf is not silently dropped but named in a note."""
+    if source == "h264":
+        need("libx264")
+    p = plan(source, bit_rate=5_000_000, bitrate=800_000, crf=20)
+    assert p.bit_rate == 800_000
+    assert "crf" not in p.options
+    assert p.notes == ("crf 20 ignored: bitrate 800000 replaces constant quality",)
+
+
+def test_bitrate_alone_has_no_note():
+    assert plan("mpeg4", bitrate=800_000).notes == ()
+
+
 @pytest.mark.parametrize("source", ["vp9", "mpeg4"])
 def test_bitrate_override_replaces_crf_and_the_source_bitrate(source):
     if source == "vp9":
@@ -280,10 +296,17 @@ def test_other_encoders_keep_the_source_time_base(source, time_base):
         ({}, None),
         ({"codec": "mpeg4", "crf": 0, "bitrate": 1, "threads": 0}, None),
         ({"crf": 63, "threads": 4}, None),
+        ({"codec": "png", "bitrate": 10**12}, None),
         ({"codec": "nosuchencoder"}, "codec 'nosuchencoder': no such encoder in this FFmpeg build"),
         ({"crf": -1}, "crf -1: expected a number in 0..63"),
         ({"crf": 63.5}, "crf 63.5: expected a number in 0..63"),
         ({"crf": float("nan")}, "crf nan: expected a number in 0..63"),
+        ({"codec": "aac"}, "codec 'aac': not a video encoder (it encodes audio)"),
+        ({"codec": "mov_text"}, "codec 'mov_text': not a video encoder (it encodes subtitle)"),
+        ({"bitrate": 0.5}, "bitrate 0.5: expected a whole number of bit/s"),
+        ({"bitrate": 800_000.0}, "bitrate 800000.0: expected a whole number of bit/s"),
+        ({"bitrate": True}, "bitrate True: expected a whole number of bit/s"),
+        ({"bitrate": 10**12 + 1}, "bitrate 1000000000001: expected at most 1000000000000 bit/s"),
         ({"bitrate": 0}, "bitrate 0: expected a positive bitrate"),
         ({"bitrate": -64_000}, "bitrate -64000: expected a positive bitrate"),
         ({"threads": -1}, "encoder threads -1: expected >= 0"),
@@ -322,6 +345,10 @@ def test_encode_config_is_frozen():
         ("1200000", 1_200_000),
         (" 3G ", 3_000_000_000),
         ("1e3k", 1_000_000),
+        ("4.1M", 4_100_000),  # decimal, not binary: float("4.1") * 1e6 is 4099999.9999999995
+        ("8.2M", 8_200_000),
+        ("1e-3k", 1),
+        ("1000G", 10**12),
     ],
 )
 def test_parse_bitrate(text, expected):
@@ -342,6 +369,17 @@ def test_parse_bitrate(text, expected):
         ("0", "expected a positive bitrate"),
         ("0k", "expected a positive bitrate"),
         ("-5k", "expected a positive bitrate"),
+        ("nan", "expected a finite number with optional k/M suffix"),
+        ("NaN", "expected a finite number with optional k/M suffix"),
+        ("inf", "expected a finite number with optional k/M suffix"),
+        ("-infk", "expected a finite number with optional k/M suffix"),
+        ("Infinity", "expected a finite number with optional k/M suffix"),
+        ("snan", "expected a number with optional k/M suffix"),
+        ("0.0004", "expected a whole number of bit/s, got 0.0004 bit/s"),
+        ("1.5", "expected a whole number of bit/s, got 1.5 bit/s"),
+        ("0.0004k", "expected a whole number of bit/s, got 0.4 bit/s"),
+        ("1e400", "expected at most 1000000000000 bit/s"),
+        ("1001G", "expected at most 1000000000000 bit/s"),
     ],
 )
 def test_parse_bitrate_rejects(text, fragment):

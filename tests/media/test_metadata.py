@@ -69,6 +69,35 @@ def test_normalisation(key, expected):
     assert is_identifying(key) is expected
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["com.samsung.android.location", "com.example.camera.model", "com.vendor.device.make",
+     "com.samsung.android.location-eng", "COM.EXAMPLE.CAMERA.MODEL", "com.vendor.a.b.c.serial",
+     "com.vendor.device.location.name", "org.vendor.app.artist"],
+)
+def test_identifying_key_under_a_multi_level_vendor_namespace(key):
+    assert is_identifying(key) is True
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["title", "comment", "encoder", "handler_name", "language", "com.samsung.android.title",
+     "com.example.camera.comment", "com.vendor.device.encoder", "com.samsung.android.utc_offset"],
+)
+def test_content_key_stays_kept_with_or_without_a_deep_namespace(key):
+    assert is_identifying(key) is False
+
+
+def test_split_metadata_strips_deep_vendor_keys():
+    tags = {"com.samsung.android.location": "+37.5-122.1/", "title": "Run",
+            "com.example.camera.model": "X100", "handler_name": "VideoHandler",
+            "com.vendor.device.make": "Acme", "language": "eng"}
+    kept, stripped = split_metadata(tags, keep_all=False)
+    assert kept == {"title": "Run", "handler_name": "VideoHandler", "language": "eng"}
+    assert stripped == ["com.samsung.android.location", "com.example.camera.model",
+                        "com.vendor.device.make"]
+
+
 def test_split_metadata_strips_identifying_keys_in_order():
     tags = {
         "title": "Holiday",

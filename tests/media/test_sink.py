@@ -100,6 +100,33 @@ def test_picture_clock_restores_pts_off_the_frame_grid(mpeg1_vfr, tmp_path):
     assert video_pts(out) == written
 
 
+#: VFR pts (1/90000 s) where 4600, 11600, 18900, 29500, 40800 and 51000 round to the same
+#: 1/25 s slot as the frame before them, so the encoder's clock has to bump them.
+COLLIDING_PTS = [3600, 4600, 7200, 10800, 11600, 14400, 18000, 18900, 21600, 25200,
+                 28800, 29500, 32400, 36000, 39600, 40800, 43200, 46800, 50400, 51000]
+
+
+def test_picture_clock_keeps_exact_pts_of_frames_sharing_a_slot(mpeg1_vfr, tmp_path):
+    """Frames whose pts round to one 1/fps slot are bumped on the encoder's clock only: each
+    packet still gets its own source pts back, not its neighbour's or a grid approximation."""
+    def collide(i, frame):
+        frame.pts = COLLIDING_PTS[i]
+        return frame
+
+    source = MediaSource(mpeg1_vfr.path)
+    out = tmp_path / "collide.ts"
+    sink = MediaSink(str(out), source, EncodeConfig())
+    try:
+        written = run_through(source, sink, collide)
+    finally:
+        source.close()
+    assert sink.report.encoder == "mpeg1video"
+    assert written == COLLIDING_PTS
+    assert video_pts(out) == COLLIDING_PTS
+    # The source's timestamps were increasing: nothing in the output was bumped.
+    assert not any("bumped" in n for n in sink.report.notes)
+
+
 # -- copied streams and rotation -------------------------------------------------------------
 
 @pytest.fixture(scope="module")

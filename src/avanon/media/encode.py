@@ -9,7 +9,9 @@ low-bitrate source is not blown up and a noisy one is not starved. Encoders with
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 import av
@@ -47,6 +49,9 @@ PICTURE_CLOCK = {"mpeg1video", "mpeg2video", "libtheora"}
 SHORT_CLOCK = {"mpeg4", "msmpeg4", "h263"}
 #: Peak rate cap of CRF encodes, relative to the source's bitrate.
 PEAK_FACTOR = 1.5
+#: Highest bitrate accepted (1 Tbit/s): far above any real stream (8K ProRes is about 3 Gbit/s),
+#: and with the 3x buffer still well inside FFmpeg's 64-bit rate fields.
+MAX_BITRATE = 10**12
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ class EncodeConfig:
     Attributes:
         codec: encoder name (``libx264``...) overriding the same-family choice.
         crf: constant-quality value (lower = better and larger); default per encoder.
-        bitrate: target average bitrate in bit/s instead of CRF (predictable size).
+        bitrate: target average bitrate in bit/s (a whole number) instead of CRF (predictable
+            size); given together with ``crf`` it wins and the plan notes that crf was ignored.
         preset: encoder speed preset (x264/x265: ultrafast..veryslow; faster = larger/worse).
         keyframes_from_source: force a keyframe wherever the source had one (seeking and
             editing points stay where they were).
@@ -73,30 +79,47 @@ class EncodeConfig:
     def __post_init__(self) -> None:
         if self.codec is not None:
             try:
-                av.codec.Codec(self.codec, "w")
+                kind = av.codec.Codec(self.codec, "w").type
             except Exception:
                 raise ConfigError(f"codec {self.codec!r}: no such encoder in this FFmpeg build") from None
+            if kind != "video":
+                raise ConfigError(f"codec {self.codec!r}: not a video encoder (it encodes {kind})")
         if self.crf is not None and not 0 <= self.crf <= 63:
             raise ConfigError(f"crf {self.crf}: expected a number in 0..63")
-        if self.bitrate is not None and self.bitrate <= 0:
-            raise ConfigError(f"bitrate {self.bitrate}: expected a positive bitrate")
+        if self.bitrate is not None:
+            if isinstance(self.bitrate, bool) or not isinstance(self.bitrate, numbers.Integral):
+                raise ConfigError(f"bitrate {self.bitrate!r}: expected a whole number of bit/s")
+            if self.bitrate <= 0:
+                raise ConfigError(f"bitrate {self.bitrate}: expected a positive bitrate")
+            if self.bitrate > MAX_BITRATE:
+                raise ConfigError(f"bitrate {self.bitrate}: expected at most {MAX_BITRATE} bit/s")
         if self.threads < 0:
             raise ConfigError(f"encoder threads {self.threads}: expected >= 0")
 
 
 def parse_bitrate(text: str) -> int:
-    """``"2.5M"``, ``"800k"`` or ``"1200000"`` -> bit/s."""
+    """``"2.5M"``, ``"800k"`` or ``"1200000"`` -> bit/s (a whole, positive number of them).
+
+    Parsed as a decimal, so ``"4.1M"`` is exactly 4100000 (no binary rounding).
+    """
     t = text.strip().lower()
     mult = 1
     if t.endswith(("k", "m", "g")):
         mult = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}[t[-1]]
         t = t[:-1]
     try:
-        value = float(t) * mult
-    except ValueError:
+        value = Decimal(t) * mult
+    except (InvalidOperation, ValueError):
         raise ConfigError(f"bitrate {text!r}: expected a number with optional k/M suffix") from None
+    if not value.is_finite():
+        raise ConfigError(f"bitrate {text!r}: expected a finite number with optional k/M suffix")
     if value <= 0:
         raise ConfigError(f"bitrate {text!r}: expected a positive bitrate")
+    if value > MAX_BITRATE:
+        raise ConfigError(f"bitrate {text!r}: expected at most {MAX_BITRATE} bit/s")
+    if value != value.to_integral_value():
+        raise ConfigError(
+            f"bitrate {text!r}: expected a whole number of bit/s, got {value.normalize():f} bit/s")
     return int(value)
 
 
@@ -175,6 +198,8 @@ def plan_encoder(
     fallback_rate = int(width * height * float(rate or 25) * 0.12)
     if config.bitrate:
         bit_rate = config.bitrate
+        if config.crf is not None:
+            notes.append(f"crf {config.crf:g} ignored: bitrate {config.bitrate} replaces constant quality")
         if encoder in ("libx264", "libx265"):
             max_bit_rate = int(config.bitrate * PEAK_FACTOR)
             options["bufsize"] = str(int(config.bitrate * PEAK_FACTOR * 2))

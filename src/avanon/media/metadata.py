@@ -4,7 +4,9 @@ GDPR treats location, device identifiers and names as personal data. avanon stri
 by default (``--keep-metadata`` keeps everything) and reports what it removed.
 
 Keys are compared case-insensitively after removing a namespace prefix such as
-``com.apple.quicktime.`` or ``com.android.`` and a language suffix such as ``-eng``.
+``com.apple.quicktime.`` or ``com.android.`` and a language suffix such as ``-eng``. A dotted key
+identifies when any of its dotted tails does, down to the last segment, so vendor namespaces of
+any depth (``com.samsung.android.location``, ``com.example.camera.model``) are seen through.
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ def is_identifying(key: str) -> bool:
         (True, False)
     """
     k = _normalise(key)
-    if k in IDENTIFYING_KEYS:
+    # "samsung.android.location" -> itself, "android.location", "location": a namespace of any
+    # depth in front of an identifying key (or of a dotted one such as "location.name") is skipped.
+    parts = k.split(".")
+    if any(".".join(parts[i:]) in IDENTIFYING_KEYS for i in range(len(parts))):
         return True
     # Any key that is obviously positional or a serial number, whatever the vendor called it.
     return bool(re.search(r"(^|[._ ])(gps|geo|latitude|longitude|serial)", k))

@@ -73,6 +73,7 @@ class MediaSink:
         self._started = False
         self._map: dict[int, av.stream.Stream] = {}
         self._last_pts: int | None = None
+        self._last_src_pts: int | None = None
         self._plan: EncoderPlan | None = None
         self.frames_encoded = 0
         self._pts_map: dict[int, int] = {}
@@ -224,19 +225,26 @@ class MediaSink:
             converted.time_base = frame.time_base
             frame = converted
         src_tb = self.source.info.time_base
-        pts = frame.pts
+        src_pts = pts = frame.pts
         if plan.picture_clock and pts is not None:
-            # Picture-counting encoders get a 1/fps clock; remember the exact source pts so
-            # packets carry it again (see _restore_pts).
+            # Picture-counting encoders get a 1/fps clock; the exact source pts is restored
+            # on the packets (see _restore_pts).
             if self._pts_origin is None:
                 self._pts_origin = pts
-            enc = round((pts - self._pts_origin) * src_tb / plan.time_base)
-            self._pts_map[enc] = pts
-            pts = enc
+            pts = round((pts - self._pts_origin) * src_tb / plan.time_base)
         if pts is not None and self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # encoders refuse non-increasing pts
-            self.report.notes.append("non-increasing timestamps in the source were bumped")
+            if not plan.picture_clock or (self._last_src_pts is not None
+                                          and src_pts <= self._last_src_pts):
+                # (Two VFR frames rounding to one 1/fps slot only move the encoder's clock:
+                # both get their exact pts back, so that is no change to report.)
+                self.report.notes.append("non-increasing timestamps in the source were bumped")
+        if plan.picture_clock and pts is not None:
+            # Keyed by the pts the encoder actually gets, after any bump: a bumped frame must
+            # not overwrite the entry of the frame whose slot it shares.
+            self._pts_map[pts] = src_pts
         self._last_pts = pts
+        self._last_src_pts = src_pts
         key = bool(frame.key_frame)
         frame.pts = pts
         frame.time_base = plan.time_base
