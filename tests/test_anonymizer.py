@@ -8,6 +8,7 @@ import pytest
 from avanon.detections import Detections
 from avanon.errors import PipelineError
 from avanon.anonymizer import Anonymizer
+from avanon.schedule import Schedule
 from avanon.track.base import PassThroughTracker
 
 
@@ -171,3 +172,41 @@ def test_tracker_that_loses_a_frame_fails_closed():
     anon = Anonymizer(TwoClassDetector(), NoMask(), Lossy())
     with pytest.raises(PipelineError):
         run(anon, 5)
+
+
+class AroundDetector(TwoClassDetector):
+    """Also looks around expected boxes; records what it was asked to look around."""
+
+    def __init__(self):
+        super().__init__()
+        self.around: list[tuple[int, tuple[str, ...], int]] = []
+
+    def detect_around(self, frame, index, expected, classes):
+        self.around.append((index, tuple(classes), len(expected)))
+        return Detections.from_boxes([[1, 1, 5, 5]], class_ids=0, frame_index=index, pts=frame.pts)
+
+
+def test_tracked_objects_are_looked_for_again_between_full_frame_runs():
+    from avanon.track import IouTracker, TrackConfig
+
+    det = AroundDetector()
+    tracker = IouTracker(TrackConfig(min_hits=1, lookahead=0), (64, 48), 30.0)
+    anon = Anonymizer(det, NoMask(), tracker,
+                      schedule=Schedule({"face": 4, "plate": 4}, around={"face": 1}))
+    run(anon, 8)
+    assert [i for i, _ in det.calls] == [0, 4]  # full frames on the schedule
+    assert [(i, c) for i, c, _ in det.around] == [(i, ("face",)) for i in (1, 2, 3, 5, 6, 7)]
+    assert anon.frames_around == 6
+
+
+def test_no_tracks_means_nothing_to_look_around():
+    from avanon.track import IouTracker, TrackConfig
+
+    class Empty(AroundDetector):
+        def detect(self, frames, indices, *, classes=None):
+            return [Detections.empty(i, f.pts) for f, i in zip(frames, indices)]
+
+    det = Empty()
+    tracker = IouTracker(TrackConfig(min_hits=1, lookahead=0), (64, 48), 30.0)
+    run(Anonymizer(det, NoMask(), tracker, schedule=Schedule({"face": 4}, around={"face": 1})), 6)
+    assert det.around == []

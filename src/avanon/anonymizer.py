@@ -23,6 +23,7 @@ from collections import Counter, defaultdict, deque
 from typing import Callable, Mapping, Sequence
 
 import av
+import numpy as np
 
 from .detect.base import FrameDetector, supports_classes
 from .detections import CLASS_NAMES, Detections, class_id
@@ -56,6 +57,8 @@ class Anonymizer:
             always triggers detection of every class.
         batch: frames per detector call (more = better throughput, more latency).
         cut_detector: object with ``update(frame) -> bool`` flagging shot cuts for the tracker.
+        motion: a :class:`~avanon.track.flow.MotionEstimator` the tracker measures motion with;
+            every frame is pushed to it as it arrives.
         on_detections: called with each frame's final :class:`Detections` (export, stats).
     """
 
@@ -68,6 +71,7 @@ class Anonymizer:
         schedule: Schedule | int | Mapping[str, int] = 1,
         batch: int = 1,
         cut_detector=None,
+        motion=None,
         on_detections: Callable[[Detections], None] | None = None,
     ):
         schedule = Schedule.of(schedule)
@@ -87,7 +91,13 @@ class Anonymizer:
         self.schedule = schedule
         self.batch = batch
         self.cut_detector = cut_detector
+        self.motion = motion
         self.on_detections = on_detections
+        #: re-detection around tracks needs a detector that can look at regions and a tracker
+        #: that can say where its tracks are expected
+        self._around = (bool(self._names) and hasattr(detector, "detect_around")
+                        and hasattr(self.tracker, "predict") and bool(schedule.around))
+        self.frames_around = 0
         self._next_index = 0
         self._batch: list[tuple[int, av.VideoFrame, bool]] = []
         self._held: deque[tuple[int, av.VideoFrame]] = deque()
@@ -117,7 +127,7 @@ class Anonymizer:
         from .config import Config
         from .detect.stage import DetectStage
         from .mask import make_masker
-        from .track import make_tracker
+        from .track import MotionEstimator, make_tracker
         from .track.cut import ShotCutDetector
 
         config = config or Config()
@@ -126,16 +136,21 @@ class Anonymizer:
             detector = DetectStage(config.detect)
         if masker is None:
             masker = make_masker(config.mask)
+        batch = int(getattr(detector, "preferred_batch", 1) or 1)
+        motion = None
         if tracker is None:
             if track_cfg.enabled and track_cfg.lookahead < config.schedule.longest:
                 # Look ahead at least one detection interval, so an object that appears between
                 # two detector runs is carried back to the frame after the earlier run.
                 track_cfg = dataclasses.replace(track_cfg, lookahead=config.schedule.longest)
-            tracker = make_tracker(track_cfg, frame_size, fps)
+            if track_cfg.enabled and track_cfg.motion:
+                # frames from the oldest one a new track may be carried back to, to the newest
+                # pushed but not yet tracked (a detection batch)
+                motion = MotionEstimator(keep=track_cfg.lookahead + batch + 2)
+            tracker = make_tracker(track_cfg, frame_size, fps, motion=motion)
         cut_detector = ShotCutDetector() if config.track.enabled else None
-        batch = int(getattr(detector, "preferred_batch", 1) or 1)
         return cls(detector, masker, tracker, schedule=config.schedule, batch=batch,
-                   cut_detector=cut_detector, on_detections=on_detections)
+                   cut_detector=cut_detector, motion=motion, on_detections=on_detections)
 
     # -- public ----------------------------------------------------------------------------
     def push(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
@@ -151,6 +166,11 @@ class Anonymizer:
             cut = bool(self.cut_detector.update(frame)) if self.cut_detector is not None else False
         except Exception as exc:
             raise _failed("shot-cut", index, exc) from exc
+        if self.motion is not None:
+            try:
+                self.motion.push(index, frame)
+            except Exception as exc:
+                raise _failed("motion", index, exc) from exc
         self._batch.append((index, frame, cut))
         if len(self._batch) >= self.batch:
             return self._run_batch()
@@ -214,6 +234,8 @@ class Anonymizer:
             self._held.append((i, f))
             due = plan[i]
             dets = found.get(i) or Detections.empty(i, f.pts)
+            if self._around:
+                dets = self._look_around(i, f, cut, dets)
             # True/False for every class, or the ids of the classes examined on this frame
             observed: bool | frozenset[int] = due
             if due is None or (self._names and due == everything):
@@ -225,6 +247,26 @@ class Anonymizer:
             except Exception as exc:
                 raise _failed("track", i, exc) from exc
         return self._release(finals)
+
+    def _look_around(self, index: int, frame: av.VideoFrame, cut: bool,
+                     dets: Detections) -> Detections:
+        """``dets`` plus what re-detection around the tracks finds on this frame, for the
+        classes the schedule re-detects here (not run on the whole frame)."""
+        classes = self.schedule.around_due(index, cut, self._names)
+        if not classes:
+            return dets
+        try:
+            expected = self.tracker.predict(index)
+            wanted = np.isin(expected.class_ids, [class_id(c) for c in classes])
+            if not wanted.any():
+                return dets
+            found = self.detector.detect_around(frame, index, expected, sorted(classes))
+        except Exception as exc:
+            raise _failed("detect", index, exc) from exc
+        self.frames_around += 1
+        if not len(found):
+            return dets
+        return Detections.merge([dets, found], index, frame.pts)
 
     def _release(self, finals: Sequence[Detections]) -> list[av.VideoFrame]:
         out: list[av.VideoFrame] = []

@@ -14,12 +14,15 @@ from typing import Mapping
 from .detections import CLASS_NAMES, class_id, class_name
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_DETECT_EVERY", "Schedule", "parse_every"]
+__all__ = ["DEFAULT_AROUND", "DEFAULT_DETECT_EVERY", "Schedule", "parse_around", "parse_every"]
 
-#: Default detection schedule (frames between detector runs, per class), chosen with
+#: Default detection schedule (frames between full-frame detector runs, per class), chosen with
 #: bench/throughput.py and bench/leak/run.py (see README, Benchmarks): tracking with lookahead
-#: interpolates between runs, so this costs little leak for most of the detector's CPU time.
+#: and re-detection around tracks carry objects between runs.
 DEFAULT_DETECT_EVERY: Mapping[str, int] = MappingProxyType({"face": 6, "plate": 6})
+#: Default re-detection around tracks between full-frame runs (frames between two looks, per
+#: class; see :attr:`Schedule.around`).
+DEFAULT_AROUND: Mapping[str, int] = MappingProxyType({"face": 1, "plate": 2})
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,16 @@ class Schedule:
     """How often each class is looked for.
 
     Attributes:
-        every: class name -> run its detector on every N-th frame (N >= 1); classes not named
-            run on every frame. Raising N is faster and leans more on tracking between runs
-            (which needs a tracker to carry the boxes); 1 examines every frame.
+        every: class name -> run its detector on the whole of every N-th frame (N >= 1);
+            classes not named run on every frame. Raising N is faster and leans more on
+            tracking between runs (which needs a tracker to carry the boxes); 1 examines every
+            frame. This is what finds new objects.
+        around: class name -> on the frames between two full-frame runs, look again for that
+            class's tracked objects every M-th frame, on small crops around where the tracker
+            expects them, at the frame's own resolution or finer (cheap: a few percent of a
+            full frame per object). It re-anchors a moving object before its mask can drift
+            off it and finds small objects the downscaled full frame misses. Classes not named
+            (or M = 0) are not re-detected between runs.
 
     Example:
         >>> s = Schedule({"plate": 3})
@@ -40,6 +50,7 @@ class Schedule:
     """
 
     every: Mapping[str, int] = field(default_factory=dict)
+    around: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.every, Mapping):
@@ -52,6 +63,17 @@ class Schedule:
                 raise ConfigError(f"detect_every[{name!r}]: expected an integer >= 1, got {n!r}")
             norm[class_name(class_id(name))] = n
         object.__setattr__(self, "every", MappingProxyType(norm))
+        if not isinstance(self.around, Mapping):
+            raise ConfigError(
+                f"around: expected a mapping such as {{'face': 1}}, got {self.around!r}"
+            )
+        around = {}
+        for name, n in self.around.items():
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise ConfigError(f"around[{name!r}]: expected an integer >= 0, got {n!r}")
+            if n:
+                around[class_name(class_id(name))] = n
+        object.__setattr__(self, "around", MappingProxyType(around))
 
     @classmethod
     def of(cls, value: "Schedule | int | Mapping[str, int] | None",
@@ -60,13 +82,14 @@ class Schedule:
         :data:`DEFAULT_DETECT_EVERY` with tracking, every frame without)."""
         if isinstance(value, Schedule):
             return value
+        around = DEFAULT_AROUND if tracking else {}
         if value is None:
             value = DEFAULT_DETECT_EVERY if tracking else 1
         if isinstance(value, Mapping):
-            return cls(value)
+            return cls(value, around)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"detect_every: expected an integer >= 1, got {value!r}")
-        return cls({c: value for c in CLASS_NAMES})
+        return cls({c: value for c in CLASS_NAMES}, around)
 
     def interval(self, name: str) -> int:
         """Frames between two runs of class ``name``'s detector."""
@@ -89,8 +112,46 @@ class Schedule:
         first frame of a shot (``cut``)."""
         return frozenset(c for c in classes if cut or index % self.interval(c) == 0)
 
+    def around_due(self, index: int, cut: bool = False,
+                   classes: tuple[str, ...] = CLASS_NAMES) -> frozenset[str]:
+        """Classes (of ``classes``) re-detected around their tracks on frame ``index``: those
+        not due for a full-frame run whose ``around`` interval divides ``index``."""
+        full = self.due(index, cut, classes)
+        return frozenset(c for c in classes if c not in full and c in self.around
+                         and index % self.around[c] == 0)
+
+    def with_around(self, around: Mapping[str, int]) -> "Schedule":
+        """The same full-frame schedule with another :attr:`around`."""
+        return Schedule(self.every, around)
+
     def __str__(self) -> str:
         return ",".join(f"{k}={v}" for k, v in self.every.items()) or "1"
+
+
+def _per_class(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        out[class_name(class_id(name.strip()))] = int(value)
+    return out
+
+
+def parse_around(text: str) -> dict[str, int]:
+    """``--redetect`` value: ``"1"`` (every class, every frame), ``"0"`` (off) or
+    ``"face=1,plate=2"`` (classes not named: off).
+
+    Raises:
+        ConfigError: malformed text, an unknown class or a negative value.
+    """
+    t = (text or "").strip()
+    try:
+        if "=" not in t:
+            return {c: int(t) for c in CLASS_NAMES}
+        return _per_class(t)
+    except ConfigError:
+        raise
+    except ValueError:
+        raise ConfigError(f"around {text!r}: expected N or face=N,plate=M") from None
 
 
 def parse_every(text: str) -> Schedule:
@@ -104,11 +165,7 @@ def parse_every(text: str) -> Schedule:
     try:
         if "=" not in t:
             return Schedule.of(int(t))
-        out: dict[str, int] = {}
-        for part in t.split(","):
-            name, _, value = part.partition("=")
-            out[class_name(class_id(name.strip()))] = int(value)
-        return Schedule(out)
+        return Schedule(_per_class(t), DEFAULT_AROUND)
     except ConfigError:
         raise
     except ValueError:

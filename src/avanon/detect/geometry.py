@@ -19,6 +19,7 @@ __all__ = [
     "detector_size",
     "rotation_k",
     "to_coded",
+    "to_upright",
     "upright_size",
 ]
 
@@ -87,6 +88,25 @@ def to_coded(
     np.clip(out[:, 0::2], 0, wc, out=out[:, 0::2])
     np.clip(out[:, 1::2], 0, hc, out=out[:, 1::2])
     return out.astype(np.float32, copy=False)
+
+
+def to_upright(xyxy: np.ndarray, coded_wh: tuple[int, int], k: int) -> np.ndarray:
+    """Map boxes from coded-picture pixels to pixels of the upright picture (the inverse of
+    :func:`to_coded` at scale 1)."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    wc, hc = coded_wh
+    xc, yc = xyxy[:, 0::2], xyxy[:, 1::2]
+    k %= 4
+    if k == 0:
+        xu, yu = xc, yc
+    elif k == 1:
+        xu, yu = yc, wc - xc
+    elif k == 2:
+        xu, yu = wc - xc, hc - yc
+    else:
+        xu, yu = hc - yc, xc
+    return np.stack([xu.min(axis=1), yu.min(axis=1), xu.max(axis=1), yu.max(axis=1)],
+                    axis=1).astype(np.float32, copy=False)
 
 
 def detector_input(frame: av.VideoFrame, det_wh: tuple[int, int], k: int) -> np.ndarray:

@@ -19,7 +19,10 @@ from ..detections import CLASS_NAMES, Detections, class_id
 from ..errors import AvanonError, ConfigError, ModelError
 from .base import ImageDetector
 from .config import DetectConfig
-from .geometry import detector_input, detector_size, rotation_k, to_coded, upright_size
+from ..boxes import nms
+from .crops import crop_batch, regions_around
+from .geometry import (detector_input, detector_size, rotation_k, to_coded, to_upright,
+                       upright_size)
 from .runtime import resolve_providers
 
 __all__ = ["DetectStage", "ModelTiming", "build_detectors"]
@@ -202,6 +205,73 @@ class DetectStage:
                     frames[i].pts,
                 )
         return out  # type: ignore[return-value]
+
+    def detect_around(
+        self,
+        frame: av.VideoFrame,
+        index: int,
+        around: Detections,
+        classes: Iterable[str],
+    ) -> Detections:
+        """Look for ``classes`` again only near ``around`` (where a tracker expects objects).
+
+        Each box gets a square region (:attr:`DetectConfig.around_context` times its long side,
+        at least :attr:`DetectConfig.around_min_side` px; nearby regions merge), cut from the
+        decoded planes and resized to the class's crop size
+        (:attr:`DetectConfig.around_crop`), so small objects are seen at the frame's own
+        resolution or finer instead of in the downscaled full frame. Thresholds and plate
+        rules apply as in :meth:`detect`; boxes found twice in overlapping crops are merged.
+
+        Returns:
+            The boxes found, coded-picture pixels, ``frame_index`` = ``index``.
+        """
+        wanted = self._wanted(classes)
+        k = rotation_k(frame.rotation if self.rotation is None else self.rotation)
+        cw, ch = frame.width, frame.height
+        cfg = self.config
+        parts = []
+        for name in wanted:
+            boxes = around.xyxy[around.class_ids == class_id(name)]
+            models = [(n, d) for n, d in zip(self._names, self._active) if name in d.classes]
+            if not len(boxes) or not models:
+                continue
+            side = cfg.around_crop[name]
+            regions = regions_around(boxes, cw, ch, context=cfg.around_context,
+                                     min_side=cfg.around_min_side, max_side=4 * side)
+            if not len(regions):
+                continue
+            batch = crop_batch(frame, regions, (side, side), k)
+            for model_name, d in models:
+                t0 = time.perf_counter()
+                found = d.detect(batch.images)
+                t = self._timings[model_name]
+                t[0] += 1
+                t[1] += len(batch)
+                t[2] += time.perf_counter() - t0
+                for i, dets in enumerate(found):
+                    dets = dets[(dets.class_ids == class_id(name))
+                                & (dets.scores >= self._thresholds[name])]
+                    if len(dets):
+                        parts.append(Detections(batch.to_coded(i, dets.xyxy), dets.scores,
+                                                dets.class_ids))
+        if not parts:
+            return Detections.empty(int(index), frame.pts)
+        merged = Detections.merge(parts)
+        keep = []
+        for cid in np.unique(merged.class_ids):
+            rows = np.flatnonzero(merged.class_ids == cid)
+            keep.extend(rows[nms(merged.xyxy[rows], merged.scores[rows], 0.5)])
+        merged = merged[np.sort(np.asarray(keep, np.intp))]
+        if "plate" in wanted and cfg.plate_rules is not None:
+            up_wh = upright_size(cw, ch, k)
+            faces = around.xyxy[around.class_ids == class_id("face")]
+            upright = Detections(to_upright(merged.xyxy, (cw, ch), k), merged.scores,
+                                 merged.class_ids)
+            keep_rows = cfg.plate_rules.mask(
+                upright, up_wh, faces=to_upright(faces, (cw, ch), k) if len(faces) else None)
+            merged = merged[keep_rows]
+        return Detections(merged.xyxy, merged.scores, merged.class_ids, None, int(index),
+                          frame.pts)
 
     def _wanted(self, classes: Iterable[str] | None) -> tuple[str, ...]:
         if classes is None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from .base import PassThroughTracker, Tracker
 from .config import Duration, TrackConfig, parse_duration
 from .cut import ShotCutDetector
+from .flow import MotionEstimator
 from .tracker import IouTracker
 
 __all__ = [
     "Duration",
     "IouTracker",
+    "MotionEstimator",
     "PassThroughTracker",
     "ShotCutDetector",
     "TrackConfig",
@@ -24,7 +26,8 @@ __all__ = [
 ]
 
 
-def make_tracker(config: TrackConfig, frame_size: tuple[int, int], fps: float) -> Tracker:
+def make_tracker(config: TrackConfig, frame_size: tuple[int, int], fps: float,
+                 motion=None) -> Tracker:
     """The tracker ``config`` asks for: an :class:`IouTracker`, or a :class:`PassThroughTracker`
     when tracking is disabled.
 
@@ -32,7 +35,9 @@ def make_tracker(config: TrackConfig, frame_size: tuple[int, int], fps: float) -
         config: tracking options.
         frame_size: (width, height) of the coded picture.
         fps: the stream's average frame rate (resolves a ``hold`` given in seconds).
+        motion: a :class:`~avanon.track.flow.MotionEstimator` fed every frame (see
+            :class:`IouTracker`), or None.
     """
     if not config.enabled:
         return PassThroughTracker()
-    return IouTracker(config, frame_size, fps)
+    return IouTracker(config, frame_size, fps, motion=motion)

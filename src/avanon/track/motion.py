@@ -80,6 +80,16 @@ class BoxFilters:
         self.pv = self.pv + self.vv
         self.vv = self.vv + (VEL_NOISE * s) ** 2
 
+    def place(self, boxes: np.ndarray) -> None:
+        """Move every filter's box to ``boxes`` (N, 4), measured in the pictures, taking the move
+        from the previous estimate as the velocity (called after :meth:`predict`, it replaces
+        the constant-velocity guess of position and size, and keeps its uncertainty)."""
+        z = xyxy_to_cxcywh(np.asarray(boxes, np.float64).reshape(-1, 4))
+        before = self.mean - self.vel
+        z[:, 2:] = np.maximum(z[:, 2:], 1.0)
+        self.vel = z - before
+        self.mean = z
+
     def update(self, rows, boxes: np.ndarray) -> None:
         """Correct filters ``rows`` with measured boxes ``x0, y0, x1, y1`` (one per row)."""
         rows = np.asarray(rows, np.intp)

@@ -61,11 +61,15 @@ class _Entry:
     score: float
     det: bool  # a detection, else a prediction
     held: bool = False  # prediction after a frame where the detector ran and missed the track
+    #: the track's predicted box for this frame before any detection (None on its first frame)
+    pred: np.ndarray | None = None
+    #: a detection's box as the track carried it on (the filter's estimate after the update)
+    post: np.ndarray | None = None
 
 
 class _Track:
     __slots__ = ("id", "cls", "entries", "dets", "first", "floor", "hits",
-                 "last_det", "held", "missed", "partial", "alive")
+                 "last_det", "held", "missed", "partial", "alive", "back")
 
     def __init__(self, tid: int, cls: int, frame: int, box: np.ndarray, score: float,
                  floor: int) -> None:
@@ -82,6 +86,8 @@ class _Track:
         self.missed = False  # ... ever
         self.partial = 0  # partial detections in a row
         self.alive = True
+        #: the first detection moved back frame by frame with measured motion (frame - 1, ...)
+        self.back: list[np.ndarray] = []
 
 
 @dataclass(slots=True)
@@ -98,6 +104,12 @@ class IouTracker:
         config: tracking options.
         frame_size: (width, height) of the coded picture, in pixels.
         fps: the stream's average frame rate, to resolve a ``hold`` given in seconds.
+        motion: measured motion between neighbouring frames (a
+            :class:`~avanon.track.flow.MotionEstimator` that the caller feeds every frame before
+            its detections, keeping at least ``lookahead + 2`` frames). With it, tracks are
+            predicted by the motion measured in the pictures instead of constant velocity, a new
+            track's first box is carried back along the measured motion, and gaps between
+            detections follow the measured path; None keeps constant velocity.
 
     Example:
         >>> from avanon.detections import Detections
@@ -110,7 +122,8 @@ class IouTracker:
         ([1, 1, 1], [1])
     """
 
-    def __init__(self, config: TrackConfig, frame_size: tuple[int, int], fps: float) -> None:
+    def __init__(self, config: TrackConfig, frame_size: tuple[int, int], fps: float,
+                 motion=None) -> None:
         w, h = frame_size
         if not (w > 0 and h > 0):
             raise ConfigError(f"frame_size: expected (width, height) > 0, got {frame_size!r}")
@@ -129,6 +142,10 @@ class IouTracker:
         self._tracks: list[_Track] = []  # every track with output still to release, by id
         self._cut_floor = 0
         self._last_index: int | None = None
+        self.motion = motion
+        #: frame index -> per class (moved boxes, confidence) of the live tracks, predicted by
+        #: :meth:`predict` for that frame
+        self._predicted: tuple[int, dict[int, np.ndarray]] | None = None
 
     # -- the protocol ---------------------------------------------------------------------
     def update(self, dets: Detections, *, observed: bool | Collection[int] = True,
@@ -165,11 +182,43 @@ class IouTracker:
             sel = cids == cls
             seen = observed if isinstance(observed, bool) else cls in observed
             self._step(cls, t, boxes[sel], scores[sel], seen, frame)
+        self._predicted = None
         self._frames.append(frame)
         out = []
         while self._released <= t - self.lookahead:
             out.append(self._release())
         return out
+
+    def predict(self, frame_index: int) -> Detections:
+        """Where the live tracks are expected on the next frame ``frame_index`` (before its
+        detections are fed), e.g. to look for them there. With ``motion``, that frame must
+        already be pushed to it. Track ids are set; scores are the tracks' last scores."""
+        if self._last_index is not None and frame_index != self._last_index + 1:
+            raise PipelineError(f"IouTracker.predict: expected frame_index "
+                                f"{self._last_index + 1}, got {frame_index}")
+        moved = {cls: self._moved(cls, frame_index) for cls in sorted(self._live)}
+        self._predicted = (frame_index, moved)
+        rows = [(box, tr.dets[-1].score, cls, tr.id)
+                for cls, boxes in moved.items() for tr, box in zip(self._live[cls], boxes)]
+        if not rows:
+            return Detections.empty(frame_index)
+        return Detections(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+                          np.array([r[2] for r in rows]), np.array([r[3] for r in rows]),
+                          frame_index)
+
+    def _moved(self, cls: int, frame_index: int) -> np.ndarray:
+        """Boxes of class ``cls``'s live tracks predicted for ``frame_index``: moved by the
+        measured motion from the previous frame, else by constant velocity."""
+        filters = self._filters[cls]
+        if self.motion is None:
+            return cxcywh_to_xyxy(filters.mean + filters.vel)
+        if self._predicted is not None and self._predicted[0] == frame_index \
+                and cls in self._predicted[1] and len(self._predicted[1][cls]) == len(filters):
+            return self._predicted[1][cls]
+        # the track's own velocity is one more place to search (an object moving on its own)
+        moved, _ = self.motion.move(filters.boxes(), frame_index - 1, frame_index,
+                                    prior=filters.vel[:, :2])
+        return moved
 
     def flush(self) -> list[Detections]:
         """Release every frame still held (end of stream) and forget all tracks."""
@@ -185,7 +234,11 @@ class IouTracker:
         cfg = self.config
         tracks = self._live.get(cls, [])
         filters = self._filters.setdefault(cls, BoxFilters())
+        index = frame.frame_index
+        moved = self._moved(cls, index) if (self.motion is not None and tracks) else None
         filters.predict()
+        if moved is not None:
+            filters.place(moved)
         pred = filters.boxes()
         free_t = np.arange(len(tracks))
         matches: list[tuple[int, int]] = []
@@ -220,9 +273,10 @@ class IouTracker:
         seen = [self._observed_box(tracks[ti], boxes[di], pred[ti]) for ti, di in matches]
         if matches:
             filters.update([ti for ti, _ in matches], np.array(seen))
+        post = filters.boxes()
         for (ti, di), box in zip(matches, seen):
             tr = tracks[ti]
-            entry = _Entry(t, box, float(scores[di]), True)
+            entry = _Entry(t, box, float(scores[di]), True, pred=pred[ti], post=post[ti])
             tr.entries.append(entry)
             tr.dets.append(entry)
             tr.hits += 1
@@ -242,13 +296,15 @@ class IouTracker:
                 continue
             tr.held = tr.held or observed
             tr.missed = tr.missed or observed
-            tr.entries.append(_Entry(t, box, tr.dets[-1].score, False, tr.held))
+            tr.entries.append(_Entry(t, box, tr.dets[-1].score, False, tr.held, pred=pred[ti]))
         filters.keep(np.array([tr.alive for tr in tracks], bool))
         tracks = [tr for tr in tracks if tr.alive]
         if len(new):
             filters.add(boxes[new])
-        for di in new:
+        back = self._back(boxes[new], t, index)
+        for k, di in enumerate(new):
             tr = _Track(self._next_id, cls, t, boxes[di], float(scores[di]), self._cut_floor)
+            tr.back = [b[k] for b in back]
             self._next_id += 1
             tracks.append(tr)
             self._tracks.append(tr)
@@ -258,6 +314,20 @@ class IouTracker:
         else:
             self._live.pop(cls, None)
             self._filters.pop(cls, None)
+
+    def _back(self, boxes: np.ndarray, t: int, index: int) -> list[np.ndarray]:
+        """``boxes`` first seen on frame ``t`` (index ``index``) moved back with the measured
+        motion, one (N, 4) array per earlier frame that can still be changed: not released, not
+        before the shot, at most ``lookahead`` frames."""
+        if self.motion is None or not len(boxes):
+            return []
+        out = []
+        for j in range(1, self.lookahead + 1):
+            if t - j < max(self._cut_floor, self._released):
+                break
+            boxes, _ = self.motion.move(boxes, index - j + 1, index - j)
+            out.append(boxes)
+        return out
 
     def _observed_box(self, tr: _Track, box: np.ndarray, pred: np.ndarray) -> np.ndarray:
         """The box track ``tr`` (predicted at ``pred``) keeps for detection ``box``: the
@@ -322,7 +392,13 @@ class IouTracker:
             if len(tr.dets) >= 2:  # detected again within the lookahead: interpolate the gap
                 nxt = tr.dets[1]
                 a = (t - prev.frame) / (nxt.frame - prev.frame)
-                return prev.box + a * (nxt.box - prev.box), min(prev.score, nxt.score)
+                score = min(prev.score, nxt.score)
+                if self.motion is not None and e.pred is not None and nxt.pred is not None \
+                        and prev.post is not None:
+                    # the measured path, corrected so that it meets both detections
+                    return (e.pred + (1 - a) * (prev.box - prev.post)
+                            + a * (nxt.box - nxt.pred)), score
+                return prev.box + a * (nxt.box - prev.box), score
             if not e.held or tr.hits >= cfg.min_hits:
                 return e.box, e.score
             return None
@@ -337,9 +413,15 @@ class IouTracker:
         detections so far (all still within the lookahead)."""
         cfg = self.config
         first = tr.dets[0]
-        vel, vel_var = fit_velocity([e.frame for e in tr.dets], [e.box for e in tr.dets])
         state = xyxy_to_cxcywh(first.box)
         size = state[2:].copy()
+        if k <= len(tr.back):  # moved back along the measured motion
+            mean = xyxy_to_cxcywh(tr.back[k - 1])
+            mean[2:] = np.clip(mean[2:], size, 2.0 * size)
+            std = extrapolation_std(k, size, np.zeros(4))
+            margin = np.minimum(cfg.grow * (std[:2] + std[2:] / 2), cfg.max_grow * mean[2:])
+            return cxcywh_to_xyxy(mean, margin), first.score
+        vel, vel_var = fit_velocity([e.frame for e in tr.dets], [e.box for e in tr.dets])
         mean = state - k * vel
         mean[2:] = np.clip(mean[2:], size, 2.0 * size)  # never shrinks: see _step
         std = extrapolation_std(k, size, vel_var)
