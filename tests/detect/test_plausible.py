@@ -122,3 +122,12 @@ def test_numbers_are_normalised_and_hashable():
     r = PlateRules(max_height_ratio=2, max_face_cover="0.6")
     assert r.max_height_ratio == 2.0 and r.max_face_cover == 0.6
     assert hash(r) == hash(PlateRules(max_height_ratio=2.0, max_face_cover=0.6))
+
+
+def test_a_plate_box_holding_a_face_is_dropped():
+    # a wide "plate" box around a whole face (a shirt print or sign text around a head)
+    dets = Detections.from_boxes([[100, 100, 140, 150], [60, 90, 260, 170], [300, 300, 360, 320]],
+                                 scores=[0.9, 0.8, 0.8], class_ids=[0, 1, 1])
+    kept = PlateRules().apply(dets, (640, 480))
+    assert kept.xyxy.tolist() == [[100, 100, 140, 150], [300, 300, 360, 320]]
+    assert len(PlateRules(max_face_inside=None, max_face_cover=None).apply(dets, (640, 480))) == 3

@@ -26,6 +26,7 @@ from ..errors import ConfigError
 __all__ = [
     "PLATE_EDGE_MARGIN",
     "PLATE_MAX_FACE_COVER",
+    "PLATE_MAX_FACE_INSIDE",
     "PLATE_MAX_HEIGHT_RATIO",
     "PlateRules",
 ]
@@ -44,6 +45,10 @@ PLATE_MAX_HEIGHT_RATIO = 1.2
 #: plates_openimages no box on a plate has more than 9 % under a face box; the text boxes on the
 #: egoblur clip's face are 55-100 % under it.
 PLATE_MAX_FACE_COVER = 0.5
+#: A plate box that holds at least this share of a face box's area is dropped: a licence plate
+#: never contains a face, while a text box around a person (a shirt print, a sign behind a head,
+#: a blob of the text model's map) does, and masking it would hide the person.
+PLATE_MAX_FACE_INSIDE = 0.7
 #: Boxes within this share of the picture width from its left or right edge are exempt from the
 #: height rule: a plate cut by the frame edge is narrower than it is (one such plate in the set).
 PLATE_EDGE_MARGIN = 0.01
@@ -61,6 +66,9 @@ class PlateRules:
             face box of the same frame; None keeps them. Only faces found in the same call count
             (``DetectStage.detect(classes=...)`` without ``"face"`` finds none): pass ``faces``
             to :meth:`mask` to use others, e.g. tracked ones.
+        max_face_inside: drop plate boxes that hold at least this share of some face box's
+            area (a plate never contains a face); None keeps them. Faces as for
+            ``max_face_cover``.
         edge_margin: share of the picture width; boxes this close to the left or right edge
             are exempt from ``max_height_ratio``.
 
@@ -74,12 +82,14 @@ class PlateRules:
 
     max_height_ratio: float | None = PLATE_MAX_HEIGHT_RATIO
     max_face_cover: float | None = PLATE_MAX_FACE_COVER
+    max_face_inside: float | None = PLATE_MAX_FACE_INSIDE
     edge_margin: float = PLATE_EDGE_MARGIN
 
     def __post_init__(self) -> None:
         checks = (
             ("max_height_ratio", True, lambda v: v > 0, "a ratio > 0"),
             ("max_face_cover", True, lambda v: 0 <= v < 1, "a share in [0, 1)"),
+            ("max_face_inside", True, lambda v: 0 < v <= 1, "a share in (0, 1]"),
             ("edge_margin", False, lambda v: 0 <= v < 0.5, "a share in [0, 0.5)"),
         )
         for name, optional, ok, expected in checks:
@@ -118,14 +128,17 @@ class PlateRules:
             margin = self.edge_margin * frame_wh[0]
             at_edge = (b[:, 0] <= margin) | (b[:, 2] >= frame_wh[0] - margin)
             bad |= (h > self.max_height_ratio * w) & ~at_edge
-        if self.max_face_cover is not None:
-            f = dets.xyxy[dets.class_ids == _FACE] if faces is None else faces
-            f = np.asarray(f, np.float32).reshape(-1, 4)
-            if len(f):
-                lo = np.maximum(b[:, None, :2], f[None, :, :2])  # (P, F, 2)
-                hi = np.minimum(b[:, None, 2:], f[None, :, 2:])
-                inter = np.clip(hi - lo, 0, None).prod(axis=2).max(axis=1)
-                bad |= inter > self.max_face_cover * np.maximum(w * h, 1e-6)
+        f = dets.xyxy[dets.class_ids == _FACE] if faces is None else faces
+        f = np.asarray(f, np.float32).reshape(-1, 4)
+        if len(f) and (self.max_face_cover is not None or self.max_face_inside is not None):
+            lo = np.maximum(b[:, None, :2], f[None, :, :2])  # (P, F, 2)
+            hi = np.minimum(b[:, None, 2:], f[None, :, 2:])
+            inter = np.clip(hi - lo, 0, None).prod(axis=2)  # (P, F)
+            if self.max_face_cover is not None:
+                bad |= inter.max(axis=1) > self.max_face_cover * np.maximum(w * h, 1e-6)
+            if self.max_face_inside is not None:
+                face_area = np.maximum((f[:, 2] - f[:, 0]) * (f[:, 3] - f[:, 1]), 1e-6)
+                bad |= (inter >= self.max_face_inside * face_area[None, :]).any(axis=1)
         keep[plate[bad]] = False
         return keep
 
