@@ -5,11 +5,23 @@ ground-truth boxes are transformed the same way. All stills of a class are joine
 file, one shot per still with a hard cut between shots, next to a JSON file with every object's
 box on every frame of its shot.
 
-    python bench/leak/make_sequences.py [--out bench/out/leak/seq] [--plates 70]
+    python bench/leak/make_sequences.py [--out bench/out/leak/seq] [--plates 70] [--labels face,crowd]
 
 Stills come from ``../shared/media/images``: ``faces_dlib`` (9 group photos, 43 faces) and
 ``plates_openimages`` (licence plates; the 70 ``valid`` photos by default, ``--plates 315`` adds
 the ``train`` ones).
+
+Two harder sequences are built from mosaics of stills at their native scale (a grid of cells,
+each photo centred in its cell, shrunk only if larger than the cell), so objects stay small:
+
+* ``crowd`` (class face, 1280x720): the 120 ``faces_crowd`` photos (852 faces) in 12 mosaics of
+  4 rows of 400x280 cells; the camera (0.95-1.3 output px per photo px, faces mostly 10-40 px)
+  sweeps from one side to the other, fast across 7 columns (up to ~50 px/frame) on even shots,
+  slowly across 4 on odd ones. Photos not shown yet go to the cells best in view, so every photo
+  is shown at least once; the other cells repeat photos;
+* ``plate_hires`` (class plate, 2560x1440): the first 112 plate photos (416x416) in 4 mosaics of
+  7x4, filmed at about 1x (0.95-1.1) with a slow drift, so plates keep their native 10-130 px on
+  a frame that avanon's 960-px detector input shrinks 2.7 times.
 """
 
 from __future__ import annotations
@@ -26,8 +38,22 @@ import av
 import numpy as np
 
 WIDTH, HEIGHT, FPS = 1280, 720, 30
-#: Bump when the rendering or the camera paths change, so cached sequences are rebuilt.
+#: Bump when the rendering or the camera paths change, so cached sequences are rebuilt
+#: (``VERSIONS`` for the mosaic sequences, one each).
 VERSION = 1
+VERSIONS = {"face": VERSION, "plate": VERSION, "crowd": 1, "plate_hires": 1}
+#: The detector class behind each sequence label.
+CLASS = {"face": "face", "plate": "plate", "crowd": "face", "plate_hires": "plate"}
+LABELS = tuple(CLASS)
+#: Mosaic sequences: output size, photos per row and rows, shots, camera scale range (output px
+#: per photo px) and frames per shot.
+CROWD = {"size": (1280, 720), "cell": (400, 280), "rows": 4, "cols_fast": 7, "cols_slow": 4,
+         "shots": 12, "frames_fast": (60, 81), "frames_slow": (60, 81), "scales": (0.95, 1.3),
+         "vertical": (0.35, 0.65)}
+HIRES = {"size": (2560, 1440), "cell": (416, 416), "cols": 7, "rows": 4, "shots": 4,
+         "frames": (40, 51), "scales": (0.95, 1.1)}
+#: Fill of the mosaic between photos (mid grey: not dark, so masks there count as over-masking).
+FILL = 128
 IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "media" / "images"
 
 
@@ -67,6 +93,19 @@ def plate_stills(root: Path = IMAGES, limit: int | None = 70) -> list[Still]:
             cx, cy, bw, bh = (yolo * [w, h, w, h]).T
             stills.append(Still(img, np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1)))
     return stills[:limit] if limit else stills
+
+
+def crowd_stills(root: Path = IMAGES) -> list[Still]:
+    """The ``faces_crowd`` photos with their face boxes (PASCAL VOC, every class is a face)."""
+    folder = root / "faces_crowd"
+    stills = []
+    for xml in sorted((folder / "annotations").glob("*.xml")):
+        doc = ET.parse(xml).getroot()
+        boxes = [[float(o.find(f"bndbox/{k}").text) for k in ("xmin", "ymin", "xmax", "ymax")]
+                 for o in doc.iter("object")]
+        image = folder / "images" / (doc.findtext("filename") or xml.stem + ".png")
+        stills.append(Still(image, np.array(boxes, np.float64).reshape(-1, 4)))
+    return stills
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -117,43 +156,192 @@ def camera_path(name: str, width: int, height: int) -> Camera:
     return Camera(left, top, WIDTH / cw)
 
 
-def render(img: np.ndarray, left: float, top: float, scale: float) -> np.ndarray:
-    """One 1280x720 RGB frame of ``img`` through the crop window (bilinear)."""
+def render(img: np.ndarray, left: float, top: float, scale: float,
+           size: tuple[int, int] = (WIDTH, HEIGHT)) -> np.ndarray:
+    """One ``size`` (1280x720) RGB frame of ``img`` through the crop window (bilinear)."""
     h, w = img.shape[:2]
-    xs = np.clip(left + (np.arange(WIDTH) + 0.5) / scale - 0.5, 0, w - 1)
-    ys = np.clip(top + (np.arange(HEIGHT) + 0.5) / scale - 0.5, 0, h - 1)
+    xs = np.clip(left + (np.arange(size[0]) + 0.5) / scale - 0.5, 0, w - 1)
+    ys = np.clip(top + (np.arange(size[1]) + 0.5) / scale - 0.5, 0, h - 1)
     x0 = np.minimum(xs.astype(np.intp), w - 2)
     y0 = np.minimum(ys.astype(np.intp), h - 2)
     fx = (xs - x0).astype(np.float32)[None, :, None]
     fy = (ys - y0).astype(np.float32)[:, None, None]
-    src = img.astype(np.float32)
+    src = np.asarray(img, np.float32)  # no copy when the caller keeps a float32 mosaic
     rows = src[y0] * (1 - fy) + src[y0 + 1] * fy
     out = rows[:, x0] * (1 - fx) + rows[:, x0 + 1] * fx
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
+# -- mosaics ---------------------------------------------------------------------------------
+def _rng(name: str) -> np.random.Generator:
+    return np.random.default_rng(int(hashlib.sha256(name.encode()).hexdigest()[:8], 16))
+
+
+def compose(images: list[np.ndarray], boxes: list[np.ndarray], cols: int, cell: tuple[int, int],
+            fill: int = FILL) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Paste ``images`` (H, W, 3) into a grid of ``cols`` x ceil(n / cols) cells of ``cell``
+    (width, height) pixels, row by row, each centred in its cell at native scale (shrunk to fit
+    if larger). Returns the mosaic, every box moved into its pixels (M, 4), and the index of the
+    image of each box."""
+    cw, ch = cell
+    rows = -(-len(images) // cols)
+    canvas = np.full((rows * ch, cols * cw, 3), fill, np.uint8)
+    moved, owner = [np.zeros((0, 4))], []
+    for k, (im, b) in enumerate(zip(images, boxes)):
+        h, w = im.shape[:2]
+        f = min(1.0, cw / w, ch / h)
+        if f < 1:  # render maps output pixel u to image (u + 0.5) / f - 0.5: edges scale by f
+            im = render(im, 0.0, 0.0, f, (int(w * f), int(h * f)))
+        x = (k % cols) * cw + (cw - im.shape[1]) // 2
+        y = (k // cols) * ch + (ch - im.shape[0]) // 2
+        canvas[y:y + im.shape[0], x:x + im.shape[1]] = im
+        moved.append(np.asarray(b, np.float64).reshape(-1, 4) * f + [x, y, x, y])
+        owner += [k] * len(moved[-1])
+    return canvas, np.concatenate(moved), np.array(owner, np.int64)
+
+
+def cell_visibility(cam: Camera, cols: int, rows: int, cell: tuple[int, int],
+                    size: tuple[int, int] = (WIDTH, HEIGHT)) -> np.ndarray:
+    """For each cell of a ``cols`` x ``rows`` grid (row by row), the largest share of it in the
+    picture on any frame of ``cam``."""
+    cw, ch = cell
+    x0 = (np.arange(cols * rows) % cols) * cw
+    y0 = (np.arange(cols * rows) // cols) * ch
+    right = cam.left + size[0] / cam.scale
+    bottom = cam.top + size[1] / cam.scale
+    vx = np.minimum(x0[None] + cw, right[:, None]) - np.maximum(x0[None], cam.left[:, None])
+    vy = np.minimum(y0[None] + ch, bottom[:, None]) - np.maximum(y0[None], cam.top[:, None])
+    return (np.clip(vx, 0, None) * np.clip(vy, 0, None) / (cw * ch)).max(0)
+
+
+def mosaic_path(name: str, width: int, height: int, frames: int, scales: tuple[float, float],
+                sweep: bool, size: tuple[int, int] = (WIDTH, HEIGHT),
+                vertical: tuple[float, float] = (0.0, 1.0)) -> Camera:
+    """Camera over a ``width`` x ``height`` mosaic for ``frames`` frames of ``size``, the same for
+    the same name. The scale (output px per mosaic px) eases between two values drawn in
+    ``scales`` (raised where the frame would not fit in the mosaic). ``sweep``: from one side of
+    the mosaic to the other (fast on a wide mosaic), else a drift over at most a third of the free range;
+    vertically the camera stays within ``vertical`` of the free range."""
+    rng = _rng(name)
+    fit = max(size[0] / width, size[1] / height)
+    lo, hi = max(scales[0], fit), max(scales[1], fit)
+    z = np.exp(rng.uniform(math.log(lo), math.log(hi), 2))
+    t = np.linspace(0.0, 1.0, frames)
+    ease = t * t * (3 - 2 * t)
+    scale = np.exp(np.log(z[0]) + (np.log(z[1]) - np.log(z[0])) * ease)
+    u0 = rng.uniform(0, 1, 2)
+    if sweep:
+        u0[0] = float(rng.integers(2))
+        u1 = np.array([1 - u0[0], rng.uniform(0, 1)])
+    else:
+        u1 = np.clip(u0 + rng.uniform(-0.35, 0.35, 2), 0, 1)
+    u0[1], u1[1] = vertical[0] + (vertical[1] - vertical[0]) * np.array([u0[1], u1[1]])
+    fx = u0[0] + (u1[0] - u0[0]) * ease
+    fy = u0[1] + (u1[1] - u0[1]) * ease
+    left = np.maximum(width - size[0] / scale, 0) * fx
+    top = np.maximum(height - size[1] / scale, 0) * fy
+    return Camera(left, top, scale)
+
+
+@dataclass
+class Shot:
+    """One shot: a picture, its boxes in its pixels and the camera over it."""
+
+    info: dict
+    image: np.ndarray
+    boxes: np.ndarray
+    camera: Camera
+
+
+def _shot(label: str, k: int, stills: list[Still], idx: list[int], spec: dict, cam: Camera,
+          fast: bool, cache: dict) -> Shot:
+    pics = [stills[i] for i in idx]
+    imgs = [cache[s.path] if s.path in cache else cache.setdefault(s.path, load_rgb(s.path))
+            for s in pics]
+    canvas, boxes, _ = compose(imgs, [s.boxes for s in pics], spec["cols"], spec["cell"])
+    info = {"images": [s.path.name for s in pics], "mosaic": [canvas.shape[1], canvas.shape[0]],
+            "fast": fast}
+    return Shot(info, canvas.astype(np.float32), boxes, cam)
+
+
+def crowd_shots(stills: list[Still], spec: dict = CROWD):
+    """The crowd sequence, lazily (the mosaics are large). The camera sweeps from one side of the
+    mosaic to the other: fast across a wide mosaic on even shots, slowly across a narrow one on
+    odd shots. Photos not shown yet go to the cells best in
+    view (at least 90 % of the cell on some frame), so every photo is shown; the other cells get
+    photos already shown, at random."""
+    label = "crowd"
+    rng = _rng(label)
+    fresh = [int(i) for i in rng.permutation(len(stills))]
+    cache: dict[Path, np.ndarray] = {}
+    cw, ch = spec["cell"]
+    for k in range(spec["shots"]):
+        fast = k % 2 == 0
+        cols = spec["cols_fast" if fast else "cols_slow"]
+        n = int(rng.integers(*spec["frames_fast" if fast else "frames_slow"]))
+        cam = mosaic_path(f"{label}/{k}", cols * cw, spec["rows"] * ch, n, spec["scales"], True,
+                          spec["size"], spec["vertical"])
+        vis = cell_visibility(cam, cols, spec["rows"], spec["cell"], spec["size"])
+        slots: list[int | None] = [None] * len(vis)
+        for c in np.argsort(-vis, kind="stable"):
+            if vis[c] >= 0.9 and fresh:
+                slots[c] = fresh.pop(0)
+        others = [int(i) for i in rng.permutation(len(stills)) if int(i) not in slots]
+        idx = [s if s is not None else others.pop() for s in slots]
+        yield _shot(label, k, stills, idx, {**spec, "cols": cols}, cam, fast, cache)
+    if fresh:
+        raise RuntimeError(f"{len(fresh)} crowd photos were never in view: more shots needed")
+
+
+def hires_shots(stills: list[Still], spec: dict = HIRES):
+    """The high-resolution plate sequence: consecutive stills, slow drifts."""
+    label = "plate_hires"
+    rng = _rng(label)
+    per = spec["cols"] * spec["rows"]
+    cache: dict[Path, np.ndarray] = {}
+    cw, ch = spec["cell"]
+    for k in range(spec["shots"]):
+        n = int(rng.integers(*spec["frames"]))
+        cam = mosaic_path(f"{label}/{k}", spec["cols"] * cw, spec["rows"] * ch, n, spec["scales"],
+                          False, spec["size"])
+        yield _shot(label, k, stills, list(range(k * per, (k + 1) * per)), spec, cam, False, cache)
+
+
+def still_shots(stills: list[Still]):
+    """One shot per still, the camera of :func:`camera_path`."""
+    for still in stills:
+        img = load_rgb(still.path)
+        yield Shot({"image": still.path.name}, img, still.boxes,
+                   camera_path(still.path.name, img.shape[1], img.shape[0]))
+
+
 # -- sequences --------------------------------------------------------------------------------
 def build(stills: list[Still], video: Path, meta: Path, label: str, crf: int = 18) -> dict:
     """Render ``stills`` into ``video`` (one shot each) and write the ground truth to ``meta``."""
+    return encode(still_shots(stills), video, meta, label, crf=crf)
+
+
+def encode(shots, video: Path, meta: Path, label: str, size: tuple[int, int] = (WIDTH, HEIGHT),
+           crf: int = 18, version: int = VERSION) -> dict:
+    """Render ``shots`` into ``video`` with hard cuts between them; ground truth to ``meta``."""
     video.parent.mkdir(parents=True, exist_ok=True)
     tmp = video.with_suffix(".part.mp4")
-    shots, objects = [], []
+    infos, objects = [], []
     frame_no = 0
     with av.open(str(tmp), "w") as out:
         stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.codec_context.options = {"crf": str(crf), "preset": "veryfast"}
-        for still in stills:
-            img = load_rgb(still.path)
-            cam = camera_path(still.path.name, img.shape[1], img.shape[0])
+        for shot in shots:
+            cam = shot.camera
             n = len(cam.scale)
-            shots.append({"image": still.path.name, "start": frame_no, "frames": n})
-            per_frame = cam.boxes(still.boxes)
-            for k in range(len(still.boxes)):
-                objects.append({"id": len(objects), "shot": len(shots) - 1, "first": frame_no,
+            infos.append({**shot.info, "start": frame_no, "frames": n})
+            per_frame = cam.boxes(shot.boxes)
+            for k in range(len(shot.boxes)):
+                objects.append({"id": len(objects), "shot": len(infos) - 1, "first": frame_no,
                                 "boxes": np.round(per_frame[:, k], 2).tolist()})
             for i in range(n):
-                rgb = render(img, cam.left[i], cam.top[i], cam.scale[i])
+                rgb = render(shot.image, cam.left[i], cam.top[i], cam.scale[i], size)
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
                 frame.pts = frame_no
                 frame_no += 1
@@ -162,33 +350,80 @@ def build(stills: list[Still], video: Path, meta: Path, label: str, crf: int = 1
         for p in stream.encode(None):
             out.mux(p)
     tmp.replace(video)
-    data = {"version": VERSION, "class": label, "width": WIDTH, "height": HEIGHT, "fps": FPS,
-            "frames": frame_no, "shots": shots, "objects": objects}
+    data = {"version": version, "class": label, "detector_class": CLASS.get(label, label),
+            "width": size[0], "height": size[1], "fps": FPS,
+            "frames": frame_no, "shots": infos, "objects": objects}
     meta.write_text(json.dumps(data))
     return data
 
 
 def ensure(out_dir: Path, label: str, plates: int = 70) -> tuple[Path, dict]:
-    """The sequence of class ``label`` ("face" or "plate") in ``out_dir``, built if missing or
-    stale. Returns the video path and the ground truth."""
-    stills = face_stills() if label == "face" else plate_stills(limit=plates)
-    key = f"{label}s" if label == "face" else f"plates{len(stills)}"
+    """The sequence ``label`` ("face", "plate", "crowd" or "plate_hires") in ``out_dir``, built
+    if missing or stale. Returns the video path and the ground truth."""
+    if label not in CLASS:
+        raise ValueError(f"unknown sequence {label!r}: one of {', '.join(LABELS)}")
+    if label == "face":
+        stills, key, shots, spec = face_stills(), "faces", None, None
+    elif label == "plate":
+        stills = plate_stills(limit=plates)
+        key, shots, spec = f"plates{len(stills)}", None, None
+    elif label == "crowd":
+        stills, key, spec = crowd_stills(), "crowd", CROWD
+        shots = spec["shots"]
+    else:
+        spec = HIRES
+        stills = plate_stills(limit=spec["cols"] * spec["rows"] * spec["shots"])
+        key, shots = "plate_hires", spec["shots"]
     video, meta = out_dir / f"{key}.mp4", out_dir / f"{key}.json"
     if video.exists() and meta.exists():
         data = json.loads(meta.read_text())
-        if data.get("version") == VERSION and len(data["shots"]) == len(stills):
+        if data.get("version") == VERSIONS[label] and len(data["shots"]) == (shots or len(stills)):
             return video, data
-    return video, build(stills, video, meta, label)
+    if spec is None:
+        return video, build(stills, video, meta, label)
+    make = crowd_shots if label == "crowd" else hires_shots
+    return video, encode(make(stills, spec), video, meta, label, size=spec["size"],
+                         version=VERSIONS[label])
+
+
+def stats(data: dict) -> str:
+    """One line on a sequence: frames, objects, width of the evaluated boxes, pan speed."""
+    w, h = data["width"], data["height"]
+    widths, speed = [], 0.0
+    for obj in data["objects"]:
+        b = np.asarray(obj["boxes"])
+        ok = [_evaluable(x, w, h) for x in b]
+        widths += list((b[:, 2] - b[:, 0])[ok])
+        if len(b) > 1:
+            speed = max(speed, float(np.abs(np.diff(b[:, 0])).max()))
+    q = np.percentile(widths, [10, 25, 50, 75, 90]) if widths else [0] * 5
+    share = np.mean((np.array(widths) >= 10) & (np.array(widths) <= 40)) * 100 if widths else 0
+    return (f"{data['frames']} frames {w}x{h}, {len(data['shots'])} shots, {len(data['objects'])} "
+            f"objects; {len(widths)} evaluable boxes, width p10/25/50/75/90 = "
+            + "/".join(f"{v:.0f}" for v in q) + f" px ({share:.0f}% in 10-40 px); "
+            f"fastest box motion {speed:.0f} px/frame")
+
+
+def _evaluable(box, w, h) -> bool:
+    import sys
+
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from measure import evaluable  # the benchmark's own rule, next to this file
+
+    return evaluable(box, w, h)
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "out" / "leak" / "seq")
     ap.add_argument("--plates", type=int, default=70, help="plate stills to use (70 = valid split, 315 = all)")
+    ap.add_argument("--labels", default=",".join(LABELS), help="sequences to build, comma-separated")
     args = ap.parse_args(argv)
-    for label in ("face", "plate"):
+    for label in [x.strip() for x in args.labels.split(",") if x.strip()]:
         video, data = ensure(args.out, label, args.plates)
-        print(f"{video}: {data['frames']} frames, {len(data['shots'])} shots, {len(data['objects'])} objects")
+        print(f"{video}: {stats(data)}")
 
 
 if __name__ == "__main__":

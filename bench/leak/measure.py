@@ -11,7 +11,9 @@ and output are decoded frame by frame with PyAV and compared on the luma plane:
 * frame leak rate = uncovered evaluated boxes / evaluated boxes; object leak rate = objects
   uncovered on at least one evaluated frame / objects evaluated at least once;
 * over-masked area = masked pixels outside every ground-truth box, as a share of the picture,
-  averaged over frames.
+  averaged over frames;
+* by size: the frame leak rate of the evaluated boxes in each bucket of ground-truth box width on
+  the frame (output pixels; ``SIZE_EDGES``), so that recall by object size = 1 - its leak.
 """
 
 from __future__ import annotations
@@ -30,6 +32,19 @@ MIN_IN_FRAME = 0.5
 MIN_SIDE = 10.0
 CORE = 0.6
 NEED = 0.9
+#: Bucket edges of ground-truth box width (output px) for the leak by object size.
+SIZE_EDGES = (16, 24, 32, 48, 96)
+
+
+def size_labels(edges=SIZE_EDGES) -> list[str]:
+    """``['<16', '16-24', ..., '>=96']``."""
+    return ([f"<{edges[0]}"] + [f"{a}-{b}" for a, b in zip(edges, edges[1:])]
+            + [f">={edges[-1]}"])
+
+
+def size_bucket(width: float, edges=SIZE_EDGES) -> int:
+    """Index of the bucket of a box ``width`` px wide (left-closed: 16 goes to '16-24')."""
+    return int(np.searchsorted(edges, width, side="right"))
 
 
 @dataclass
@@ -43,6 +58,9 @@ class Result:
     objects_leaked: int = 0
     over_masked: float = 0.0  # mean share of the picture
     leaked: list[tuple[int, int]] = field(default_factory=list)  # (frame, object id)
+    #: evaluated and uncovered boxes per bucket of box width (``SIZE_EDGES``)
+    size_evaluated: list[int] = field(default_factory=lambda: [0] * (len(SIZE_EDGES) + 1))
+    size_uncovered: list[int] = field(default_factory=lambda: [0] * (len(SIZE_EDGES) + 1))
 
     @property
     def frame_leak(self) -> float:
@@ -51,6 +69,11 @@ class Result:
     @property
     def object_leak(self) -> float:
         return self.objects_leaked / self.objects if self.objects else 0.0
+
+    @property
+    def size_leak(self) -> list[float | None]:
+        """Frame leak rate per size bucket (None where no box was evaluated)."""
+        return [u / e if e else None for e, u in zip(self.size_evaluated, self.size_uncovered)]
 
 
 def boxes_per_frame(gt: dict) -> list[list[tuple[int, np.ndarray]]]:
@@ -112,18 +135,28 @@ def luma_frames(path: Path):
             yield f.reformat(format="yuv420p").to_ndarray()[: f.height]
 
 
-def tally(per_frame_stats) -> Result:
-    """Sum :func:`frame_stats` results, one ``(stats, over)`` pair per frame, into a Result."""
+def tally(per_frame_stats, per_frame_objects=None) -> Result:
+    """Sum :func:`frame_stats` results, one ``(stats, over)`` pair per frame, into a Result.
+    ``per_frame_objects`` (the :func:`boxes_per_frame` lists the stats were made from) gives the
+    box widths for the leak by size; without it, the size buckets stay empty."""
     res = Result()
     seen: set[int] = set()
     leaked: set[int] = set()
     over_sum = 0.0
+    objects_of = iter(per_frame_objects) if per_frame_objects is not None else None
     for i, (stats, over) in enumerate(per_frame_stats):
         over_sum += over
         res.frames += 1
+        widths = {}
+        if objects_of is not None:
+            widths = {oid: box[2] - box[0] for oid, box in next(objects_of)}
         for oid, covered in stats:
             res.evaluated += 1
             seen.add(oid)
+            if oid in widths:
+                b = size_bucket(widths[oid])
+                res.size_evaluated[b] += 1
+                res.size_uncovered[b] += not covered
             if not covered:
                 res.uncovered += 1
                 leaked.add(oid)
@@ -137,7 +170,7 @@ def evaluate(source: Path, output: Path, gt: dict) -> Result:
     """Compare ``output`` with ``source`` frame by frame against ground truth ``gt``."""
     per_frame = boxes_per_frame(gt)
     pairs = zip(luma_frames(source), luma_frames(output), per_frame)
-    res = tally(frame_stats(a, b, objects) for a, b, objects in pairs)
+    res = tally((frame_stats(a, b, objects) for a, b, objects in pairs), per_frame)
     if res.frames != gt["frames"]:
         raise RuntimeError(f"{output}: expected {gt['frames']} frames, decoded {res.frames}")
     return res

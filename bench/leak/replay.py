@@ -82,13 +82,15 @@ def score(final: list[Detections], gt: dict) -> measure.Result:
             y_out[Y0:Y1, X0:X1] = 16
         return y_out
 
-    return measure.tally(measure.frame_stats(y_in, masked(d), objects)
-                         for d, objects in zip(final, measure.boxes_per_frame(gt)))
+    per_frame = measure.boxes_per_frame(gt)
+    return measure.tally((measure.frame_stats(y_in, masked(d), objects)
+                          for d, objects in zip(final, per_frame)), per_frame)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--classes", default="face,plate")
+    ap.add_argument("--classes", default="face,plate",
+                    help="sequences, comma-separated: face, plate, crowd, plate_hires")
     ap.add_argument("--plates", type=int, default=70)
     ap.add_argument("--hold", default="0,0.25s,0.5s,1s", help="comma-separated holds")
     ap.add_argument("--lookahead", default="0,5,10,15", help="comma-separated lookaheads")
@@ -105,9 +107,10 @@ def main(argv=None) -> int:
         video, gt = make_sequences.ensure(args.out / "seq", label, args.plates)
         dets_path = args.out / "runs" / f"{video.stem}-detections.json"
         if not dets_path.exists():
-            print(f"{dets_path} missing: run bench/leak/run.py --only 'detection only' first")
+            print(f"{dets_path} missing: run bench/leak/run.py --classes {label} "
+                  "--rows 'detection only' first")
             return 1
-        raw = load_detections(dets_path, label)
+        raw = load_detections(dets_path, make_sequences.CLASS[label])
         cuts = cuts_of(video)
         size, fps = (gt["width"], gt["height"]), float(gt["fps"])
         base = score(raw, gt)

@@ -124,3 +124,73 @@ def test_replay_scores_ground_truth_boxes_as_perfect():
     missed = [perfect[0], Detections.empty(1), Detections.from_boxes([[0, 0, 80, 80]], frame_index=2)]
     res = replay.score(missed, gt)
     assert res.leaked == [(1, 0)] and res.over_masked == pytest.approx((6400 - 1600) / (160 * 96) / 3)
+
+
+def test_size_buckets_and_leak_by_size():
+    assert measure.size_labels((16, 24)) == ["<16", "16-24", ">=24"]
+    assert [measure.size_bucket(w) for w in (10, 15.9, 16, 23.9, 24, 47, 48, 95, 96, 400)] == \
+        [0, 0, 1, 1, 2, 3, 4, 4, 5, 5]
+    # two frames; object 0 is 12 px wide (covered, then leaked), object 1 is 50 px (covered),
+    # object 2 is 100 px and not evaluated on frame 1 (absent from the stats)
+    objects = [[(0, np.array([0, 0, 12, 12.0])), (1, np.array([20, 0, 70, 30.0])),
+                (2, np.array([0, 40, 100, 90.0]))]] * 2
+    stats = [([(0, True), (1, True), (2, False)], 0.0), ([(0, False), (1, True)], 0.0)]
+    res = measure.tally(stats, objects)
+    assert res.size_evaluated == [2, 0, 0, 0, 2, 1]
+    assert res.size_uncovered == [1, 0, 0, 0, 0, 1]
+    assert res.size_leak == [0.5, None, None, None, 0.0, 1.0]
+    assert (res.evaluated, res.uncovered) == (5, 2)  # the other metrics are unchanged
+    assert measure.tally(stats).size_evaluated == [0] * 6  # no objects given: no buckets
+
+
+def test_compose_moves_boxes_with_their_photos():
+    rng = np.random.default_rng(0)
+    sizes = [(226, 400), (180, 300), (400, 267), (280, 400), (250, 350)]  # (h, w); one too tall
+    images, boxes = [], []
+    for h, w in sizes:
+        img = np.full((h, w, 3), 60, np.uint8)
+        x0, y0 = rng.integers(0, w - 60), rng.integers(0, h - 60)
+        img[y0:y0 + 40, x0:x0 + 50] = 250
+        images.append(img)
+        boxes.append(np.array([[x0, y0, x0 + 50, y0 + 40]], float))
+    canvas, moved, owner = seq.compose(images, boxes, cols=3, cell=(400, 280))
+    assert canvas.shape == (560, 1200, 3) and owner.tolist() == [0, 1, 2, 3, 4]
+    for k, (x0, y0, x1, y1) in enumerate(moved):
+        col, row = k % 3, k // 3
+        assert col * 400 <= x0 and x1 <= (col + 1) * 400 and row * 280 <= y0 and y1 <= (row + 1) * 280
+        ys, xs = np.nonzero(canvas[int(y0) - 2:int(y1) + 3, int(x0) - 2:int(x1) + 3, 0] > 155)
+        # the bright patch fills the moved box (to a pixel of resampling)
+        assert abs(xs.min() + int(x0) - 2 - x0) <= 1 and abs(xs.max() + 1 + int(x0) - 2 - x1) <= 1
+        assert abs(ys.min() + int(y0) - 2 - y0) <= 1 and abs(ys.max() + 1 + int(y0) - 2 - y1) <= 1
+    # the tall photo is shrunk to the cell height, its box with it; the others keep their scale
+    assert moved[2, 3] - moved[2, 1] == pytest.approx(40 * 280 / 400)
+    assert moved[0, 2] - moved[0, 0] == 50 and moved[3, 2] - moved[3, 0] == 50
+    np.testing.assert_array_equal(moved[0], boxes[0][0] + [0, 27, 0, 27])  # centred: (280-226)//2
+
+
+def test_mosaic_camera_stays_on_the_mosaic_and_sweeps_it():
+    for k in range(4):
+        cam = seq.mosaic_path(f"m/{k}", 2800, 1120, 60, (0.95, 1.3), sweep=True,
+                              size=(1280, 720), vertical=(0.35, 0.65))
+        assert ((cam.scale >= 0.95 - 1e-9) & (cam.scale <= 1.3 + 1e-9)).all()
+        right, bottom = cam.left + 1280 / cam.scale, cam.top + 720 / cam.scale
+        assert (cam.left >= -1e-9).all() and (right <= 2800 + 1e-6).all()
+        assert (cam.top >= -1e-9).all() and (bottom <= 1120 + 1e-6).all()
+        assert min(cam.left[0], cam.left[-1]) < 1e-6 and max(right[0], right[-1]) > 2800 - 1e-6
+        vis = seq.cell_visibility(cam, 7, 4, (400, 280), (1280, 720))
+        assert vis.shape == (28,) and (vis[7:21] >= 0.9).all()  # the two middle rows are seen
+    # a mosaic smaller than the frame at the lowest scale raises the scale to fit
+    cam = seq.mosaic_path("small", 1000, 600, 10, (0.5, 0.6), sweep=False, size=(1280, 720))
+    assert (cam.scale >= 1.28 - 1e-9).all()
+
+
+@pytest.mark.media
+def test_crowd_sequence_shows_every_photo():
+    from support import shared_media
+
+    shared_media()
+    stills = seq.crowd_stills()
+    assert (len(stills), sum(len(s.boxes) for s in stills)) == (120, 852)
+    shots = list(seq.crowd_shots(stills))  # raises if a photo was never in view
+    assert len(shots) == seq.CROWD["shots"]
+    assert {n for s in shots for n in s.info["images"]} == {s.path.name for s in stills}
