@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Most boxes for which :func:`nms` builds the whole IoU table at once (N^2 memory).
+NMS_TABLE = 256
+
 __all__ = [
     "box_iou",
     "centre_distance",
@@ -82,13 +85,23 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
     """Greedy non-maximum suppression.
 
     Keeps the best-scoring box, drops every remaining box whose IoU with it is ``>=
-    iou_threshold``, and repeats; each step is vectorised over the remaining boxes.
+    iou_threshold``, and repeats. Up to :data:`NMS_TABLE` boxes the IoU table is computed once;
+    beyond, each step is vectorised over the remaining boxes.
 
     Returns:
         Indices of the kept boxes, best score first.
     """
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     order = np.argsort(-np.asarray(scores, np.float32), kind="stable")
+    if len(order) <= NMS_TABLE:
+        table = iou_matrix(boxes[order], boxes[order]) >= iou_threshold
+        dropped = np.zeros(len(order), bool)
+        keep = []
+        for k in range(len(order)):
+            if not dropped[k]:
+                keep.append(order[k])
+                dropped |= table[k]
+        return np.asarray(keep, np.intp)
     keep = []
     while order.size:
         i = order[0]

@@ -194,25 +194,40 @@ def regions_around(
 def _merge(regions: np.ndarray, smallest: np.ndarray, scale: float, cap: int) -> np.ndarray:
     """Greedy merge: join the pair with the lowest long-side / smallest-side ratio while allowed.
 
-    ``smallest[i]`` is the side of the smallest original region inside region ``i``.
+    ``smallest[i]`` is the side of the smallest original region inside region ``i``. The pair
+    table is built once and only the merged region's row and column are recomputed after each
+    merge (N^2 work per merge, not N^3).
     """
     regs = regions.astype(np.float64)
-    alive = np.ones(len(regs), bool)
-    while True:
-        lo = np.minimum(regs[:, None, :2], regs[None, :, :2])
-        hi = np.maximum(regs[:, None, 2:], regs[None, :, 2:])
+    n = len(regs)
+    alive = np.ones(n, bool)
+
+    def cost(k: np.ndarray | int) -> np.ndarray:
+        """Ratio of region(s) ``k`` against every region (inf where not allowed)."""
+        r = regs[k].reshape(-1, 4)
+        lo = np.minimum(r[:, None, :2], regs[None, :, :2])
+        hi = np.maximum(r[:, None, 2:], regs[None, :, 2:])
         long_side = (hi - lo).max(axis=2)
-        ratio = long_side / np.minimum(smallest[:, None], smallest[None, :])
-        ok = (ratio <= scale + 1e-9) & (long_side <= cap) & alive[:, None] & alive[None, :]
-        np.fill_diagonal(ok, False)
-        if not ok.any():
+        ratio = long_side / np.minimum(np.atleast_1d(smallest[k])[:, None], smallest[None, :])
+        ok = (ratio <= scale + 1e-9) & (long_side <= cap) & alive[None, :]
+        return np.where(ok, ratio, np.inf)
+
+    table = cost(np.arange(n))
+    np.fill_diagonal(table, np.inf)
+    while True:
+        flat = int(np.argmin(table))
+        i, j = sorted(divmod(flat, n))
+        if not np.isfinite(table[i, j]):
             break
-        ratio[~ok] = np.inf
-        i, j = sorted(np.unravel_index(np.argmin(ratio), ratio.shape))
-        regs[i] = [*lo[i, j], *hi[i, j]]
+        regs[i] = [*np.minimum(regs[i, :2], regs[j, :2]), *np.maximum(regs[i, 2:], regs[j, 2:])]
         smallest[i] = min(smallest[i], smallest[j])
         alive[j] = False
         regs[j] = -1e18  # out of every later union
+        table[j, :] = table[:, j] = np.inf
+        row = cost(i)[0]
+        row[i] = np.inf
+        row[~alive] = np.inf
+        table[i, :] = table[:, i] = row
     return regs[alive].astype(np.int64)
 
 
