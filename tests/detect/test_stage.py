@@ -342,3 +342,32 @@ def test_detect_around_applies_thresholds_and_plate_rules():
     assert len(d) == 1 and (w > h).all()  # the tall box is no plate
     low = DetectStage(DetectConfig(det_size=256, thresholds={"plate": 0.95}), 0, detectors=[plate])
     assert len(low.detect_around(frame, 0, expected, ["plate"])) == 0
+
+
+class SizeFinder(RedFinder):
+    """A RedFinder that, like a real model, misses objects under ``min_px`` in its input."""
+
+    def __init__(self, min_px: int = 8):
+        super().__init__()
+        self.min_px = min_px
+
+    def detect(self, images):
+        out = super().detect(images)
+        return [d[(d.xyxy[:, 2] - d.xyxy[:, 0]) >= self.min_px] for d in out]
+
+
+def test_large_frames_are_also_examined_in_native_tiles_in_turn():
+    finder = SizeFinder()
+    stage = DetectStage(DetectConfig(det_size=256), 0, detectors=[finder])
+    frame = frame_with_red(600, 1000, (700, 420, 712, 432))  # 12 px: 3 px in the 256 input
+    plan = stage._tiles(1000, 600, 0)
+    assert plan is not None and len(plan) > 1
+    found = [stage.detect([frame], [i])[0] for i in range(len(plan))]
+    assert sum(len(d) for d in found) >= 1  # the tiles holding it came up in turn
+    whole = [d for d in found if len(d) and d.area[0] >= 140]  # the tile holding all of it
+    assert whole
+    np.testing.assert_allclose(whole[0].xyxy[0], (700, 420, 712, 432), atol=1.0)
+    small = DetectStage(DetectConfig(det_size=256), 0, detectors=[SizeFinder()])
+    assert small._tiles(300, 200, 0) is None  # not larger than 1.5 x det_size: no tiles
+    off = DetectStage(DetectConfig(det_size=256, tiles=False), 0, detectors=[SizeFinder()])
+    assert all(len(off.detect([frame], [i])[0]) == 0 for i in range(len(plan)))

@@ -71,6 +71,10 @@ class DetectConfig:
             box's long side: more context tolerates more motion between frames.
         around_min_side: smallest region side in coded pixels; with ``around_crop`` this sets
             how much small objects are enlarged (64 px into 128 px: 2x).
+        tiles: examine frames larger than 1.5x ``det_size`` also in native-resolution tiles
+            of ``det_size`` (one tile per examined frame, in turn), so small faces and plates
+            are not lost to downscaling on 4K or 5 MP cameras; costs about one more
+            detector input per examined frame on such frames only.
         plate_rules: which plate boxes are implausible and dropped (taller than wide, mostly
             under a face box); see :class:`~avanon.detect.plausible.PlateRules` for each rule's
             knob. None keeps every box the plate model reports (masks more text and, on close
@@ -92,9 +96,10 @@ class DetectConfig:
     plate_model: str = "ppocr_det"
     plate_rules: PlateRules | None = PlateRules()
     around_crop: Mapping[str, int] = field(
-        default_factory=lambda: MappingProxyType({"face": 128, "plate": 192}))
-    around_context: float = 2.5
-    around_min_side: int = 64
+        default_factory=lambda: MappingProxyType({"face": 96, "plate": 192}))
+    around_context: float = 2.0
+    around_min_side: int = 48
+    tiles: bool = True
 
     def __post_init__(self) -> None:
         classes = self.classes

@@ -214,13 +214,16 @@ class OnnxDetector(abc.ABC):
         """One image's outputs (batch axis removed) -> its boxes in pixels of the
         ``width`` x ``height`` image (the blob was ``blob_hw``, padded)."""
 
-    def detect(self, images: np.ndarray) -> list[Detections]:
-        """One :class:`~avanon.detections.Detections` per image of ``images`` (B, H, W, 3)."""
+    def detect(self, images: np.ndarray, *, batch: int | None = None) -> list[Detections]:
+        """One :class:`~avanon.detections.Detections` per image of ``images`` (B, H, W, 3),
+        ``batch`` (default :attr:`batch`) images per inference call. Many small images (crops)
+        run about twice as fast per image in one call as one by one, even on a CPU."""
         images = check_images(images)
         _, h, w, _ = images.shape
+        step = max(1, int(batch or self.batch))
         out: list[Detections] = []
-        for start in range(0, len(images), self.batch):
-            blob = self.preprocess(images[start : start + self.batch])
+        for start in range(0, len(images), step):
+            blob = self.preprocess(images[start : start + step])
             results = self.session.run(self._outputs, {self._input: blob})
             for b in range(len(blob)):
                 out.append(self.decode([r[b] for r in results], w, h, blob.shape[2:]))
