@@ -27,6 +27,7 @@ _FLAGS = {
     "classes": "--classes", "thresholds": "--threshold", "threshold": "--threshold",
     "det_size": "--det-size", "threads": "--threads", "model_dir": "--model-dir",
     "hold": "--hold", "lookahead": "--lookahead", "detect_every": "--detect-every",
+    "around": "--redetect",
     "scale": "--mask-scale", "mode": "--mode", "shape": "--shape", "color": "--color",
     "codec": "--codec", "crf": "--crf", "bitrate": "--bitrate", "preset": "--preset",
     "video_stream": "--video-stream", "hwaccel": "--hwaccel",
@@ -88,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--detect-every", metavar="N",
                    help="run detectors on every Nth frame, tracking in between: N, or per class "
                         "face=N,plate=M (default face=6,plate=6; 1 with --no-track)")
+    t.add_argument("--redetect", metavar="N",
+                   help="between full-frame runs, look for tracked objects again in crops around "
+                        "them every Nth frame: N, or per class face=N,plate=M (0 = never; "
+                        "default face=1,plate=2)")
+    t.add_argument("--no-motion", action="store_true",
+                   help="predict tracks with constant velocity instead of the motion measured in "
+                        "the pictures")
     m = p.add_argument_group("masking")
     m.add_argument("--mode", choices=("pixelate", "solid", "blur"), default="pixelate",
                    help="pixelate (default, few large blocks), solid fill, or strong blur")
@@ -117,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace):
     """Turn parsed arguments into an :class:`avanon.Config` (raises ConfigError)."""
     from .config import Config
-    from .schedule import parse_every
+    from .schedule import Schedule, parse_around, parse_every
     from .detect.config import DetectConfig, parse_classes, parse_thresholds
     from .mask.config import MaskConfig
     from .media.encode import EncodeConfig, parse_bitrate
@@ -137,6 +145,12 @@ def config_from_args(args: argparse.Namespace):
         tkw["hold"] = args.hold
     if args.lookahead is not None:
         tkw["lookahead"] = args.lookahead
+    if args.no_motion:
+        tkw["motion"] = False
+    schedule = parse_every(args.detect_every) if args.detect_every else None
+    if args.redetect is not None:
+        schedule = Schedule.of(schedule, tracking=not args.no_track).with_around(
+            parse_around(args.redetect))
     return Config(
         detect=DetectConfig(**dkw),
         track=TrackConfig(**tkw),
@@ -144,7 +158,7 @@ def config_from_args(args: argparse.Namespace):
         encode=EncodeConfig(codec=args.codec, crf=args.crf,
                             bitrate=parse_bitrate(args.bitrate) if args.bitrate else None,
                             preset=args.preset),
-        **({"detect_every": parse_every(args.detect_every)} if args.detect_every else {}),
+        detect_every=schedule,
         video_stream=args.video_stream,
         keep_metadata=args.keep_metadata,
         keep_other_video=args.keep_other_video,

@@ -324,7 +324,7 @@ def test_low_score_detection_continues_a_track():
 
 def test_low_score_detection_alone_is_masked_but_not_tracked():
     frames = [{"boxes": [[100, 100, 150, 150]], "scores": [0.3]}] + [[]] * 5
-    out = feed(make(hold=5, lookahead=2), frames)
+    out = feed(make(hold=5, lookahead=2, high_score=0.5), frames)
     assert out[0].track_ids.tolist() == [-1]
     assert all(len(d) == 0 for d in out[1:])
 

@@ -80,15 +80,26 @@ class BoxFilters:
         self.pv = self.pv + self.vv
         self.vv = self.vv + (VEL_NOISE * s) ** 2
 
-    def place(self, boxes: np.ndarray) -> None:
-        """Move every filter's box to ``boxes`` (N, 4), measured in the pictures, taking the move
-        from the previous estimate as the velocity (called after :meth:`predict`, it replaces
-        the constant-velocity guess of position and size, and keeps its uncertainty)."""
-        z = xyxy_to_cxcywh(np.asarray(boxes, np.float64).reshape(-1, 4))
-        before = self.mean - self.vel
+    def place(self, boxes: np.ndarray, trust: np.ndarray | None = None) -> None:
+        """Move every filter's box to ``boxes`` (N, 4), measured in the pictures (motion from
+        the previous frame), after :meth:`predict`; the move from the previous estimate becomes
+        the velocity.
+
+        The measured move replaces the constant-velocity guess, and it shrinks the position
+        uncertainty as a measurement would (so held boxes grow less than on a guess): as a
+        detection does when ``trust`` (0..1, default 1) is 1, as a measurement 4x noisier at 0.
+        """
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        if not len(boxes):
+            return
+        trust = np.ones(len(boxes)) if trust is None else np.clip(np.asarray(trust, float), 0, 1)
+        z = xyxy_to_cxcywh(boxes)
         z[:, 2:] = np.maximum(z[:, 2:], 1.0)
-        self.vel = z - before
+        r = (MEAS_NOISE * (1 + 3 * (1 - trust))[:, None] * _scale(z[:, 2:])) ** 2
+        before = self.mean - self.vel
+        self._correct(np.arange(len(boxes)), z, r)
         self.mean = z
+        self.vel = z - before
 
     def update(self, rows, boxes: np.ndarray) -> None:
         """Correct filters ``rows`` with measured boxes ``x0, y0, x1, y1`` (one per row)."""
@@ -96,7 +107,10 @@ class BoxFilters:
         if not len(rows):
             return
         z = xyxy_to_cxcywh(boxes)
-        r = (MEAS_NOISE * _scale(z[:, 2:])) ** 2
+        self._correct(rows, z, (MEAS_NOISE * _scale(z[:, 2:])) ** 2)
+
+    def _correct(self, rows: np.ndarray, z: np.ndarray, r: np.ndarray) -> None:
+        """Kalman update of ``rows`` with measurements ``z`` (cx, cy, w, h) of variance ``r``."""
         pp, pv, vv = self.pp[rows], self.pv[rows], self.vv[rows]
         kp, kv = pp / (pp + r), pv / (pp + r)
         y = z - self.mean[rows]

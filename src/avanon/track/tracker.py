@@ -199,26 +199,26 @@ class IouTracker:
         moved = {cls: self._moved(cls, frame_index) for cls in sorted(self._live)}
         self._predicted = (frame_index, moved)
         rows = [(box, tr.dets[-1].score, cls, tr.id)
-                for cls, boxes in moved.items() for tr, box in zip(self._live[cls], boxes)]
+                for cls, (boxes, _) in moved.items() for tr, box in zip(self._live[cls], boxes)]
         if not rows:
             return Detections.empty(frame_index)
         return Detections(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
                           np.array([r[2] for r in rows]), np.array([r[3] for r in rows]),
                           frame_index)
 
-    def _moved(self, cls: int, frame_index: int) -> np.ndarray:
-        """Boxes of class ``cls``'s live tracks predicted for ``frame_index``: moved by the
-        measured motion from the previous frame, else by constant velocity."""
+    def _moved(self, cls: int, frame_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes of class ``cls``'s live tracks predicted for ``frame_index`` and the trust in
+        each: moved by the measured motion from the previous frame, else by constant velocity
+        (trust 0)."""
         filters = self._filters[cls]
         if self.motion is None:
-            return cxcywh_to_xyxy(filters.mean + filters.vel)
+            return cxcywh_to_xyxy(filters.mean + filters.vel), np.zeros(len(filters))
         if self._predicted is not None and self._predicted[0] == frame_index \
-                and cls in self._predicted[1] and len(self._predicted[1][cls]) == len(filters):
+                and cls in self._predicted[1] and len(self._predicted[1][cls][0]) == len(filters):
             return self._predicted[1][cls]
         # the track's own velocity is one more place to search (an object moving on its own)
-        moved, _ = self.motion.move(filters.boxes(), frame_index - 1, frame_index,
-                                    prior=filters.vel[:, :2])
-        return moved
+        return self.motion.move(filters.boxes(), frame_index - 1, frame_index,
+                                prior=filters.vel[:, :2])
 
     def flush(self) -> list[Detections]:
         """Release every frame still held (end of stream) and forget all tracks."""
@@ -238,7 +238,7 @@ class IouTracker:
         moved = self._moved(cls, index) if (self.motion is not None and tracks) else None
         filters.predict()
         if moved is not None:
-            filters.place(moved)
+            filters.place(*moved)
         pred = filters.boxes()
         free_t = np.arange(len(tracks))
         matches: list[tuple[int, int]] = []
