@@ -166,3 +166,20 @@ def make_clip(
             out.mux(pk)
     out.close()
     return Clip(path, pts_list, time_base, w, h, streams)
+
+
+def make_audio_only(path: Path, codec: str = "aac", rate: int = 48000) -> Path:
+    """A file with one short mono audio stream and no video."""
+    fmt = "s16" if codec.startswith("pcm") else "fltp"
+    dtype = np.int16 if fmt == "s16" else np.float32
+    with av.open(str(path), "w") as c:
+        a = c.add_stream(codec, rate=rate)
+        a.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), dtype), format=fmt, layout="mono")
+        frame.sample_rate = rate
+        frame.pts = 0
+        for p in a.encode(frame):
+            c.mux(p)
+        for p in a.encode(None):
+            c.mux(p)
+    return path

@@ -10,7 +10,7 @@ from avanon.detect.crops import PAD, CropBatch, crop_batch, regions_around, tile
 from avanon.detect.geometry import detector_input
 from avanon.errors import ConfigError
 from avanon.mask.color import rgb_to_codes
-from avanon.mask.layout import plane_layout
+from avanon.mask.layout import plane_layout, plane_rows
 
 # --- Helpers ------------------------------------------------------------------------------------
 
@@ -34,8 +34,7 @@ def set_components(frame: av.VideoFrame, values) -> av.VideoFrame:
     layout = plane_layout(frame.format.name)
     for spec in layout.planes:
         plane = frame.planes[spec.index]
-        rows = np.frombuffer(plane, layout.dtype).reshape(
-            plane.height, plane.line_size // layout.dtype.itemsize)
+        rows = plane_rows(frame, spec.index, layout.dtype)
         n = len(spec.components)
         for pos, comp in enumerate(spec.components):
             rows[:, pos : plane.width * n : n] = values[comp]

@@ -15,7 +15,7 @@ from avanon.errors import InputError, InputNotFoundError
 from avanon.media.encode import EncodeConfig
 from avanon.media.sink import MediaSink
 from avanon.media.source import MediaSource, display_matrix_of
-from mediafactory import make_clip
+from mediafactory import make_audio_only, make_clip
 
 FAST = EncodeConfig(preset="ultrafast")
 
@@ -315,17 +315,7 @@ def test_non_media_input(tmp_path, name, content):
 
 
 def test_audio_only_input(tmp_path):
-    path = tmp_path / "tone.wav"
-    with av.open(str(path), "w") as c:
-        a = c.add_stream("pcm_s16le", rate=8000)
-        a.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
-        frame.sample_rate = 8000
-        frame.pts = 0
-        for p in a.encode(frame):
-            c.mux(p)
-        for p in a.encode(None):
-            c.mux(p)
+    path = make_audio_only(tmp_path / "tone.wav", "pcm_s16le", 8000)
     with pytest.raises(InputError, match="no video stream"):
         MediaSource(path)
 

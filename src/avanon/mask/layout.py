@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-__all__ = ["PlaneSpec", "Layout", "plane_layout", "planar_equivalent"]
+__all__ = ["PlaneSpec", "Layout", "plane_layout", "plane_rows", "planar_equivalent"]
 
 # Probe size used to read the subsampling off component plane widths (a power of two, so
 # every log2 subsampling FFmpeg has divides it exactly).
@@ -157,3 +157,11 @@ def planar_equivalent(name: str) -> str:
         bases = [f"yuv{a}{_SUBSAMPLING_NAMES[sub]}p"] if sub in _SUBSAMPLING_NAMES else []
         bases.append(f"yuv{a}444p")
     return _first_known([base + depth for base in bases for depth in depths])
+
+
+def plane_rows(frame: av.VideoFrame, index: int, dtype) -> np.ndarray:
+    """Plane ``index`` of ``frame`` as a writable (height, line_size / itemsize) array of
+    ``dtype`` samples, padding included (no copy): the one way every stage reads planes."""
+    plane = frame.planes[index]
+    dtype = np.dtype(dtype)
+    return np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)

@@ -29,7 +29,7 @@ from ..detections import Detections
 from .color import frame_full_range, frame_matrix, rgb_to_codes
 from .config import MaskConfig
 from .kernels import blur_boxes, fill_boxes, pixelate_boxes
-from .layout import Layout, PlaneSpec, plane_layout, planar_equivalent
+from .layout import Layout, PlaneSpec, plane_layout, plane_rows, planar_equivalent
 
 __all__ = ["PlaneMasker", "fill_codes", "scaled_boxes"]
 
@@ -84,7 +84,7 @@ def _channel_views(frame: av.VideoFrame, spec: PlaneSpec, dtype: np.dtype) -> li
     """Writable views, one per channel, of plane ``spec.index`` of ``frame`` (no copy)."""
     plane = frame.planes[spec.index]
     n = len(spec.components)
-    rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
+    rows = plane_rows(frame, spec.index, dtype)
     if n == 1:
         return [rows[:, : plane.width]]
     return [rows[:, c : plane.width * n : n] for c in range(n)]

@@ -36,7 +36,7 @@ import av
 import numpy as np
 
 from ..errors import ConfigError, PipelineError
-from ..mask.layout import plane_layout
+from ..mask.layout import plane_layout, plane_rows
 from .flow_kernels import FLAG_EDGE, FLAG_VALID, block_match, downscale, fit_pan_zoom
 
 __all__ = [
@@ -92,9 +92,7 @@ def _luma_and_bits(frame: av.VideoFrame) -> tuple[np.ndarray, int]:
         return frame.reformat(format="gray").to_ndarray().copy(), 8
     shift, bits = spec
     dtype = np.dtype(np.uint8 if bits <= 8 else np.uint16)
-    plane = frame.planes[0]
-    rows = np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
-    visible = rows[:, : plane.width]
+    visible = plane_rows(frame, 0, dtype)[:, : frame.planes[0].width]
     if shift:
         return np.ascontiguousarray(visible >> shift), bits
     return visible.copy(), bits
