@@ -9,7 +9,8 @@ For each input, runs in a fresh process each (so peak RSS is per run):
 and prints fps, the ratio to the bare transcode, peak RSS and time to first frame. Ratios, not
 absolute fps, are the figures to quote: the machines are shared and noisy.
 
-    python bench/throughput.py                 # 720p and 1080p clips built from ../shared/media
+    python bench/throughput.py                 # 720p and 1080p clips built from ../shared/media,
+                                               # and the leak benchmark's crowd and plate sequences
     python bench/throughput.py my.mp4 --loop10 # any file; --loop10 adds the 10x-looped RSS check
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -62,6 +64,16 @@ def build_clip(height: int, loops: int = 1) -> Path:
     return dst
 
 
+def leak_sequences() -> list[Path]:
+    """The leak benchmark's crowd (720p) and plate (720p) sequences, built if missing: the
+    hard cases the defaults are chosen on, so their speed is measured beside their leaks."""
+    sys.path.insert(0, str(HERE / "leak"))
+    import make_sequences
+
+    out = HERE / "out" / "leak" / "seq"
+    return [make_sequences.ensure(out, label)[0] for label in ("crowd", "plate")]
+
+
 def bare_transcode(src: str, dst: str, encoder: str | None = None) -> dict:
     """Decode + encode + mux with exactly avanon's encoder plan, no anonymization."""
     from avanon.media.encode import EncodeConfig, plan_encoder
@@ -102,9 +114,14 @@ def run_avanon(src: str, dst: str, extra: list[str]) -> dict:
     return {"frames": s.frames, "elapsed": s.elapsed, "first": s.time_to_first_frame}
 
 
+def deface_command() -> str | None:
+    """deface from $DEFACE, else the PATH (it is never a dependency of avanon)."""
+    return os.environ.get("DEFACE") or shutil.which("deface")
+
+
 def run_deface(src: str, dst: str) -> dict:
     t0 = time.perf_counter()
-    subprocess.run(["deface", src, "-o", dst, "--replacewith", "solid", "--boxes"],
+    subprocess.run([deface_command(), src, "-o", dst, "--replacewith", "solid", "--boxes"],
                    check=True, capture_output=True)
     with av.open(dst) as c:
         n = sum(1 for _ in c.demux(video=0)) - 1
@@ -152,8 +169,8 @@ def main() -> int:
         if not SOURCE.exists():
             print(f"no input given and {SOURCE} is absent", file=sys.stderr)
             return 2
-        inputs = [build_clip(720), build_clip(1080)]
-    modes = [m for m in args.modes.split(";") if m != "deface" or shutil.which("deface")]
+        inputs = [build_clip(720), build_clip(1080), *leak_sequences()]
+    modes = [m for m in args.modes.split(";") if m != "deface" or deface_command()]
     print(f"{'input':28s} {'mode':8s} {'fps':>7s} {'x bare':>7s} {'peak RSS':>9s} {'1st frame':>9s}")
     for src in inputs:
         base = None

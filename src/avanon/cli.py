@@ -25,7 +25,7 @@ _COLORS = {"black": (0, 0, 0), "white": (255, 255, 255), "gray": (128, 128, 128)
 #: Library option names (which its messages start with) -> the CLI flags that set them.
 _FLAGS = {
     "classes": "--classes", "thresholds": "--threshold", "threshold": "--threshold",
-    "det_size": "--det-size", "threads": "--threads", "model_dir": "--model-dir",
+    "det_size": "--det-size", "det_sizes": "--det-size", "threads": "--threads", "model_dir": "--model-dir",
     "hold": "--hold", "lookahead": "--lookahead", "detect_every": "--detect-every",
     "around": "--redetect",
     "scale": "--mask-scale", "mode": "--mode", "shape": "--shape", "color": "--color",
@@ -76,8 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--classes", default="face,plate", help="what to mask: face, plate or face,plate (default)")
     d.add_argument("--threshold", metavar="SPEC",
                    help="detector score threshold: one number for all classes or face=0.3,plate=0.5")
-    d.add_argument("--det-size", type=int, metavar="PX", help="detector input size, long side in px, multiple of 32 (default 960; 640 is "
-                        "about 2.4x faster and misses more small plates)")
+    d.add_argument("--det-size", metavar="PX",
+                   help="detector input size, long side in px, multiple of 32: one for every class "
+                        "or face=N,plate=M (default face=1280,plate=960); larger finds smaller "
+                        "objects, slower")
     d.add_argument("--threads", type=int, default=0, metavar="N", help="inference threads (0 = auto)")
     d.add_argument("--model-dir", metavar="DIR",
                    help="folder with the model files (default: $AVANON_MODEL_DIR or the user cache)")
@@ -88,11 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames to look ahead, to mask objects before their first detection")
     t.add_argument("--detect-every", metavar="N",
                    help="run detectors on every Nth frame, tracking in between: N, or per class "
-                        "face=N,plate=M (default face=6,plate=6; 1 with --no-track)")
+                        "face=N,plate=M (default face=12,plate=6; 1 with --no-track)")
     t.add_argument("--redetect", metavar="N",
                    help="between full-frame runs, look for tracked objects again in crops around "
                         "them every Nth frame: N, or per class face=N,plate=M (0 = never; "
-                        "default face=1,plate=2)")
+                        "default face=2)")
     t.add_argument("--no-motion", action="store_true",
                    help="predict tracks with constant velocity instead of the motion measured in "
                         "the pictures")
@@ -100,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--mode", choices=("pixelate", "solid", "blur"), default="pixelate",
                    help="pixelate (default, few large blocks), solid fill, or strong blur")
     m.add_argument("--shape", choices=("box", "ellipse"), default="box", help="mask shape (default box)")
-    m.add_argument("--mask-scale", type=float, default=1.0, metavar="F",
-                   help="enlarge boxes by this factor before masking (default 1.0)")
+    m.add_argument("--mask-scale", type=float, metavar="F",
+                   help="enlarge boxes by this factor before masking (default 1.3: a margin for boxes a few pixels off)")
     m.add_argument("--color", type=_color, default=(0, 0, 0), help="fill colour for --mode solid (default black)")
     e = p.add_argument_group("encoding")
     e.add_argument("--codec", help="video encoder (default: same family as the input, e.g. libx264 for H.264)")
@@ -126,7 +128,7 @@ def config_from_args(args: argparse.Namespace):
     """Turn parsed arguments into an :class:`avanon.Config` (raises ConfigError)."""
     from .config import Config
     from .schedule import Schedule, parse_around, parse_every
-    from .detect.config import DetectConfig, parse_classes, parse_thresholds
+    from .detect.config import DetectConfig, parse_classes, parse_det_size, parse_thresholds
     from .mask.config import MaskConfig
     from .media.encode import EncodeConfig, parse_bitrate
     from .track.config import TrackConfig
@@ -135,7 +137,7 @@ def config_from_args(args: argparse.Namespace):
     if args.threshold:
         dkw["thresholds"] = parse_thresholds(args.threshold)
     if args.det_size:
-        dkw["det_size"] = args.det_size
+        dkw.update(parse_det_size(args.det_size))
     if args.model_dir:
         dkw["model_dir"] = args.model_dir
     tkw: dict = {}
@@ -154,7 +156,8 @@ def config_from_args(args: argparse.Namespace):
     return Config(
         detect=DetectConfig(**dkw),
         track=TrackConfig(**tkw),
-        mask=MaskConfig(mode=args.mode, shape=args.shape, scale=args.mask_scale, color=args.color),
+        mask=MaskConfig(mode=args.mode, shape=args.shape, color=args.color,
+                        **({"scale": args.mask_scale} if args.mask_scale is not None else {})),
         encode=EncodeConfig(codec=args.codec, crf=args.crf,
                             bitrate=parse_bitrate(args.bitrate) if args.bitrate else None,
                             preset=args.preset),

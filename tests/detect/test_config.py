@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 
 from avanon.detect import PlateRules
-from avanon.detect.config import DEFAULT_DET_SIZE, DetectConfig, parse_thresholds
+from avanon.detect.config import DEFAULT_DET_SIZE, DetectConfig, parse_det_size, parse_thresholds
 from avanon.errors import ConfigError
 
 
 def test_defaults():
     cfg = DetectConfig()
     assert cfg.classes == ("face", "plate")
-    assert dict(cfg.thresholds) == {"face": 0.3, "plate": 0.5}
+    assert dict(cfg.thresholds) == {"face": 0.2, "plate": 0.5}
     assert cfg.det_size == DEFAULT_DET_SIZE and cfg.det_size % 32 == 0
     assert cfg.threads == 0 and cfg.model_dir is None and cfg.providers is None
     assert cfg.plate_model == "ppocr_det"
@@ -30,13 +30,13 @@ def test_plate_rules_can_be_tuned_or_switched_off():
 
 def test_dict_thresholds_are_merged_and_frozen():
     cfg = DetectConfig(thresholds={"plate": 0.6})
-    assert cfg.thresholds["face"] == 0.3 and cfg.thresholds["plate"] == 0.6
+    assert cfg.thresholds["face"] == 0.2 and cfg.thresholds["plate"] == 0.6
     with pytest.raises(TypeError):
         cfg.thresholds["face"] = 0.1  # type: ignore[index]
     with pytest.raises(AttributeError):
         cfg.det_size = 320  # type: ignore[misc]
     assert hash(cfg) == hash(DetectConfig(thresholds={"plate": 0.6}))
-    assert cfg == DetectConfig(thresholds={"face": 0.3, "plate": 0.6})
+    assert cfg == DetectConfig(thresholds={"face": 0.2, "plate": 0.6})
 
 
 def test_normalises_inputs():
@@ -94,3 +94,18 @@ def test_parse_thresholds(text, expected):
 def test_parse_thresholds_rejects(text):
     with pytest.raises(ConfigError):
         parse_thresholds(text)
+
+
+def test_per_class_detector_sizes():
+    cfg = DetectConfig()
+    assert cfg.size_for(("face",)) == 1280 and cfg.size_for("plate") == DEFAULT_DET_SIZE
+    assert DetectConfig(det_size=640).size_for("face") == 640  # a size you set is for all
+    assert DetectConfig(det_sizes={"plate": 1920}).size_for("plate") == 1920
+    with pytest.raises(ConfigError, match=r"det_sizes\['face'\]"):
+        DetectConfig(det_sizes={"face": 1000})
+    with pytest.raises(ConfigError, match="unknown class 'car'"):
+        DetectConfig(det_sizes={"car": 640})
+    assert parse_det_size("640") == {"det_size": 640, "det_sizes": {}}
+    assert parse_det_size("face=1280,plate=640") == {"det_sizes": {"face": 1280, "plate": 640}}
+    with pytest.raises(ConfigError, match="det_size"):
+        parse_det_size("big")

@@ -360,7 +360,7 @@ def test_large_frames_are_also_examined_in_native_tiles_in_turn():
     finder = SizeFinder()
     stage = DetectStage(DetectConfig(det_size=256), 0, detectors=[finder])
     frame = frame_with_red(600, 1000, (700, 420, 712, 432))  # 12 px: 3 px in the 256 input
-    plan = stage._tiles(1000, 600, 0)
+    plan = stage._tiles(1000, 600, 256)
     assert plan is not None and len(plan) > 1
     found = [stage.detect([frame], [i])[0] for i in range(len(plan))]
     assert sum(len(d) for d in found) >= 1  # the tiles holding it came up in turn
@@ -368,6 +368,14 @@ def test_large_frames_are_also_examined_in_native_tiles_in_turn():
     assert whole
     np.testing.assert_allclose(whole[0].xyxy[0], (700, 420, 712, 432), atol=1.0)
     small = DetectStage(DetectConfig(det_size=256), 0, detectors=[SizeFinder()])
-    assert small._tiles(300, 200, 0) is None  # not larger than 1.5 x det_size: no tiles
+    assert small._tiles(500, 300, 256) is None  # not over 2 x det_size: no tiles
     off = DetectStage(DetectConfig(det_size=256, tiles=False), 0, detectors=[SizeFinder()])
     assert all(len(off.detect([frame], [i])[0]) == 0 for i in range(len(plan)))
+
+
+def test_each_class_gets_its_own_detector_input_size():
+    face, plate = RedFinder("face"), RedFinder("plate")
+    cfg = DetectConfig(det_size=256, det_sizes={"face": 512})
+    DetectStage(cfg, 0, detectors=[face, plate]).detect([frame_with_red(360, 640, (1, 1, 9, 9))],
+                                                        [0])
+    assert max(face.shapes[0][1:3]) == 512 and max(plate.shapes[0][1:3]) == 256

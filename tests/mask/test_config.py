@@ -53,6 +53,6 @@ def test_validation(kwargs, expected, match):
 def test_defaults_and_frozen():
     cfg = MaskConfig()
     assert (cfg.mode, cfg.shape, cfg.scale, cfg.color, cfg.blocks, cfg.blur_strength) == (
-        "pixelate", "box", 1.0, (0, 0, 0), 6, 1.0)
+        "pixelate", "box", 1.3, (0, 0, 0), 6, 1.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.mode = "solid"  # type: ignore[misc]

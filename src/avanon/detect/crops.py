@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..mask.color import MATRICES, frame_full_range, frame_matrix
-from ..mask.layout import plane_layout
+from ..mask.layout import plane_layout, plane_rows
 from .crop_kernels import crop_rgb, crop_rgb_reference
 from .geometry import to_coded
 
@@ -371,8 +371,7 @@ def _sources(frame: av.VideoFrame):
     arrays: list[np.ndarray | None] = [None, None, None]
     for spec in layout.planes:
         plane = frame.planes[spec.index]
-        rows = np.frombuffer(plane, layout.dtype).reshape(
-            plane.height, plane.line_size // layout.dtype.itemsize)
+        rows = plane_rows(frame, spec.index, layout.dtype)
         n = len(spec.components)
         for pos, comp in enumerate(spec.components):
             arrays[comp] = rows

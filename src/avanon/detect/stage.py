@@ -29,9 +29,11 @@ __all__ = ["DetectStage", "ModelTiming", "build_detectors"]
 
 logger = logging.getLogger(__name__)
 
-#: Frames whose long side is over this times ``det_size`` are also examined in native-resolution
-#: tiles (one per examined frame, in turn), so downscaling loses nothing a viewer could read.
-TILE_ABOVE = 1.5
+#: Frames whose long side is over this times the detector input size are also examined in
+#: native-resolution tiles (one per examined frame, in turn), so downscaling loses nothing a
+#: viewer could read. At 2, a 1080p frame is not tiled at det_size 960 (scale 0.5), a 2560-px one
+#: is (0.375).
+TILE_ABOVE = 2.0
 #: Boxes of one class overlapping this much (IoU) were found twice (overlapping crops, or a tile
 #: and the whole frame): the best-scoring one is kept.
 DUPLICATE_IOU = 0.5
@@ -120,8 +122,8 @@ class DetectStage:
         served = {c for d in self._active for c in d.classes}
         self._classes = tuple(c for c in config.classes if c in served)
         self._names = _unique_names(self._active)
-        self._tile_plan: dict[tuple[int, int], np.ndarray] = {}
-        self._next_tile = 0
+        self._tile_plan: dict[tuple[int, int, int], np.ndarray] = {}
+        self._next_tile: dict[int, int] = {}
         self.reset_timings()
 
     @property
@@ -188,31 +190,37 @@ class DetectStage:
         for i, f in enumerate(frames):
             k = rotation_k(f.rotation if self.rotation is None else self.rotation)
             groups.setdefault((f.width, f.height, k), []).append(i)
+        sizes: dict[int, list] = {}  # detector input size -> the models that use it
+        for name, d in run:
+            sizes.setdefault(self.config.size_for(d.classes), []).append((name, d))
         for (cw, ch, k), members in groups.items():
             up_wh = upright_size(cw, ch, k)
-            det_wh = detector_size(*up_wh, self.config.det_size)
-            images = np.stack([detector_input(frames[i], det_wh, k) for i in members])
-            per_model = []
-            for name, d in run:
-                t0 = time.perf_counter()
-                per_model.append(d.detect(images))
-                t = self._timings[name]
-                t[0] += 1
-                t[1] += len(members)
-                t[2] += time.perf_counter() - t0
-            tiles = self._tiles(cw, ch, k)
-            for j, i in enumerate(members):
-                merged = Detections.merge([p[j] for p in per_model])
-                parts = [Detections(to_coded(merged.xyxy, det_wh, (cw, ch), k), merged.scores,
-                                    merged.class_ids)]
-                if tiles is not None:
-                    # one native-resolution tile per examined frame, in turn: what the
-                    # downscaled frame is too coarse for is found within a few runs
-                    tile = tiles[self._next_tile % len(tiles)][None]
-                    self._next_tile += 1
-                    parts += self._in_regions(frames[i], tile, self.config.det_size, k, run,
-                                              list(wanted))
-                found = Detections.merge(parts)
+            parts: dict[int, list[Detections]] = {i: [] for i in members}
+            for size, models in sizes.items():
+                det_wh = detector_size(*up_wh, size)
+                images = np.stack([detector_input(frames[i], det_wh, k) for i in members])
+                per_model = []
+                for name, d in models:
+                    t0 = time.perf_counter()
+                    per_model.append(d.detect(images))
+                    t = self._timings[name]
+                    t[0] += 1
+                    t[1] += len(members)
+                    t[2] += time.perf_counter() - t0
+                plan = self._tiles(cw, ch, size)
+                for j, i in enumerate(members):
+                    merged = Detections.merge([p[j] for p in per_model])
+                    parts[i].append(Detections(to_coded(merged.xyxy, det_wh, (cw, ch), k),
+                                               merged.scores, merged.class_ids))
+                    if plan is not None:
+                        # one native-resolution tile per examined frame, in turn: what the
+                        # downscaled frame is too coarse for is found within a few runs
+                        n = self._next_tile.get(size, 0)
+                        self._next_tile[size] = n + 1
+                        parts[i] += self._in_regions(frames[i], plan[n % len(plan)][None], size,
+                                                     k, models, list(wanted))
+            for i in members:
+                found = Detections.merge(parts[i])
                 found = found[found.scores >= min_score[found.class_ids]]
                 out[i] = self._finish(found, frames[i], int(indices[i]), k, rules)
         return out  # type: ignore[return-value]
@@ -257,13 +265,12 @@ class DetectStage:
         return self._finish(Detections.merge(parts), frame, int(index), k, rules,
                             faces=faces if len(faces) else None)
 
-    def _tiles(self, cw: int, ch: int, k: int) -> np.ndarray | None:
-        """Native-resolution tiles (coded pixels) of a ``cw`` x ``ch`` picture whose upright
-        long side is over :data:`TILE_ABOVE` times ``det_size``; None when it is not."""
-        size = self.config.det_size
+    def _tiles(self, cw: int, ch: int, size: int) -> np.ndarray | None:
+        """Native-resolution tiles (coded pixels) of side ``size`` of a ``cw`` x ``ch`` picture
+        whose long side is over :data:`TILE_ABOVE` times ``size``; None when it is not."""
         if not self.config.tiles or max(cw, ch) <= TILE_ABOVE * size:
             return None
-        key = (cw, ch)
+        key = (cw, ch, size)
         if key not in self._tile_plan:
             self._tile_plan[key] = tiles(cw, ch, size, size // 8)
         return self._tile_plan[key]
@@ -324,7 +331,8 @@ class DetectStage:
 
     def __repr__(self) -> str:
         names = ", ".join(type(d).__name__ for d in self.detectors)
-        return f"DetectStage([{names}], det_size={self.config.det_size}, rotation={self.rotation})"
+        return (f"DetectStage([{names}], det_size={self.config.det_size}, "
+                f"det_sizes={dict(self.config.det_sizes)}, rotation={self.rotation})")
 
 
 def _unique_names(detectors: Sequence[ImageDetector]) -> list[str]:
