@@ -109,3 +109,12 @@ def test_predict_gives_the_live_tracks_where_they_are_expected():
     calls = len(motion.calls)
     tr.update(Detections.from_boxes([box(105.0)], frame_index=1))
     assert len(motion.calls) == calls  # the prediction is reused, not measured twice
+
+
+def test_constant_velocity_predictions_never_invert_a_shrinking_box():
+    tr = IouTracker(TrackConfig(min_hits=1), (W, H), 30.0)
+    for f, side in enumerate([60.0, 30.0, 4.0]):  # shrinking fast: the size velocity is < -side
+        tr.predict(f)
+        tr.update(Detections.from_boxes([[100, 100, 100 + side, 100 + side]], frame_index=f))
+    expected = tr.predict(3)
+    assert (expected.xyxy[:, 2:] > expected.xyxy[:, :2]).all()

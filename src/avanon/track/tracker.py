@@ -212,7 +212,9 @@ class IouTracker:
         (trust 0)."""
         filters = self._filters[cls]
         if self.motion is None:
-            return cxcywh_to_xyxy(filters.mean + filters.vel), np.zeros(len(filters))
+            state = filters.mean + filters.vel
+            state[:, 2:] = np.maximum(state[:, 2:], 1.0)  # as BoxFilters.predict keeps it
+            return cxcywh_to_xyxy(state), np.zeros(len(filters))
         if self._predicted is not None and self._predicted[0] == frame_index \
                 and cls in self._predicted[1] and len(self._predicted[1][cls][0]) == len(filters):
             return self._predicted[1][cls]
