@@ -46,6 +46,14 @@ def box_region(
     return slice(py0, py1), slice(px0, px1), mask, (X0, Y0, X1, Y1)
 
 
+
+def box_regions(boxes: np.ndarray, sx: int, sy: int, shape: tuple[int, int], ellipse: bool):
+    """:func:`box_region` of every box that lands on the plane."""
+    for box in np.asarray(boxes, np.float64):
+        region = box_region(box, sx, sy, shape, ellipse)
+        if region is not None:
+            yield region
+
 def _axis_d2(idx: np.ndarray, s: int, a0: int, a1: int) -> np.ndarray:
     """Squared normalised distance of the nearest covered luma centre to the ellipse centre."""
     f = 2**s
@@ -60,10 +68,7 @@ def fill_boxes(plane: np.ndarray, boxes: np.ndarray, sx: int, sy: int, ellipse: 
                value: int) -> np.ndarray:
     """Reference for :func:`avanon.mask.kernels.fill_boxes`."""
     out = plane.copy()
-    for box in np.asarray(boxes, np.float64):
-        region = box_region(box, sx, sy, out.shape, ellipse)
-        if region is None:
-            continue
+    for region in box_regions(boxes, sx, sy, out.shape, ellipse):
         rows, cols, mask, _ = region
         out[rows, cols][mask] = value
     return out
@@ -73,10 +78,7 @@ def pixelate_boxes(plane: np.ndarray, boxes: np.ndarray, sx: int, sy: int, ellip
                    blocks: int, align: int, shift: int) -> np.ndarray:
     """Reference for :func:`avanon.mask.kernels.pixelate_boxes`."""
     out = plane.copy()
-    for box in np.asarray(boxes, np.float64):
-        region = box_region(box, sx, sy, out.shape, ellipse)
-        if region is None:
-            continue
+    for region in box_regions(boxes, sx, sy, out.shape, ellipse):
         rows, cols, mask, (X0, Y0, X1, Y1) = region
         bs = int(np.ceil(max(X1 - X0, Y1 - Y0) / blocks))
         bs = int(np.ceil(bs / align)) * align
@@ -111,10 +113,7 @@ def blur_boxes(plane: np.ndarray, boxes: np.ndarray, sx: int, sy: int, ellipse: 
                strength: float, passes: int, shift: int) -> np.ndarray:
     """Reference for :func:`avanon.mask.kernels.blur_boxes`."""
     out = plane.copy()
-    for box in np.asarray(boxes, np.float64):
-        region = box_region(box, sx, sy, out.shape, ellipse)
-        if region is None:
-            continue
+    for region in box_regions(boxes, sx, sy, out.shape, ellipse):
         rows, cols, mask, (X0, Y0, X1, Y1) = region
         radius = strength * min(X1 - X0, Y1 - Y0) / 4.0
         rx = max(1, int(np.floor(radius / 2**sx + 0.5)))
