@@ -20,8 +20,8 @@ __all__ = ["DEFAULT_AROUND", "DEFAULT_DETECT_EVERY", "Schedule", "parse_around",
 #: bench/leak/run.py and bench/throughput.py (README, Benchmarks). Faces: every 12th frame, since
 #: tracked faces are looked for again around their tracks (below) and a new face is carried back
 #: along the measured motion over the lookahead (which follows the longest interval); on the crowd
-#: sequence this leaks no more than every 6th (frame leak 2.8 % either way) for half the
-#: full-frame cost. Plates: every 6th; every 12th lets more plates leak (object leak 26.9 % ->
+#: sequence the object leak is the same as every 6th (9.6 %; frame leak 2.82 % vs 2.40 %) for
+#: half the full-frame face cost. Plates: every 6th; every 12th lets more plates leak (object leak 26.9 % ->
 #: 38.8 % on the plate sequence).
 DEFAULT_DETECT_EVERY: Mapping[str, int] = MappingProxyType({"face": 12, "plate": 6})
 #: Default re-detection around tracks between full-frame runs (frames between two looks, per
