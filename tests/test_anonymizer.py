@@ -210,3 +210,33 @@ def test_no_tracks_means_nothing_to_look_around():
     tracker = IouTracker(TrackConfig(min_hits=1, lookahead=0), (64, 48), 30.0)
     run(Anonymizer(det, NoMask(), tracker, schedule=Schedule({"face": 4}, around={"face": 1})), 6)
     assert det.around == []
+
+
+def test_plate_boxes_on_tracked_faces_are_dropped_when_faces_are_not_looked_for():
+    """Plates every frame, faces every 4th: a 'plate' box holding a tracked face still goes."""
+    from avanon.detect import DetectConfig, DetectStage
+    from avanon.track import IouTracker, TrackConfig
+
+    class FaceAndTextOnIt:
+        def __init__(self, cls):
+            self.classes = (cls,)
+            self.cid = ("face", "plate").index(cls)
+
+        def detect(self, images):
+            box = [[10, 10, 30, 34]] if self.cid == 0 else [[4, 16, 36, 30]]  # text over the face
+            return [Detections.from_boxes(box, [0.9], self.cid) for _ in images]
+
+    stage = DetectStage(DetectConfig(det_size=128), 0,
+                        detectors=[FaceAndTextOnIt("face"), FaceAndTextOnIt("plate")])
+    tracker = IouTracker(TrackConfig(min_hits=1, lookahead=0), (128, 96), 30.0)
+    seen = []
+    anon = Anonymizer(stage, NoMask(), tracker, schedule=Schedule({"face": 4, "plate": 1}),
+                      on_detections=seen.append)
+    frames = [av.VideoFrame(128, 96, "yuv420p") for _ in range(6)]
+    for n, f in enumerate(frames):
+        f.pts = n
+        anon.push(f)
+    anon.flush()
+    assert len(seen) == 6
+    assert all((d.class_ids == 1).sum() == 0 for d in seen)  # the text box never survives
+    assert all((d.class_ids == 0).sum() == 1 for d in seen)

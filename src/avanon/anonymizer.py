@@ -98,6 +98,10 @@ class Anonymizer:
         self._around = (bool(self._names) and hasattr(detector, "detect_around")
                         and hasattr(self.tracker, "predict") and bool(schedule.around))
         self.frames_around = 0
+        #: plate boxes are judged against the tracked faces too (faces may not be looked for on
+        #: the frames plates are)
+        self._plates_vs_tracks = (hasattr(detector, "filter_plates")
+                                  and hasattr(self.tracker, "predict"))
         self._next_index = 0
         self._batch: list[tuple[int, av.VideoFrame, bool]] = []
         self._held: deque[tuple[int, av.VideoFrame]] = deque()
@@ -236,6 +240,8 @@ class Anonymizer:
             dets = found.get(i) or Detections.empty(i, f.pts)
             if self._around:
                 dets = self._look_around(i, f, cut, dets)
+            if self._plates_vs_tracks:
+                dets = self._drop_plates_on_faces(i, f, dets)
             # True/False for every class, or the ids of the classes examined on this frame
             observed: bool | frozenset[int] = due
             if due is None or (self._names and due == everything):
@@ -267,6 +273,22 @@ class Anonymizer:
         if not len(found):
             return dets
         return Detections.merge([dets, found], index, frame.pts)
+
+    def _drop_plates_on_faces(self, index: int, frame: av.VideoFrame,
+                              dets: Detections) -> Detections:
+        """``dets`` without the plate boxes that the plate rules reject against the faces
+        tracked on this frame (text the plate model finds on a face, or around a person)."""
+        plate = class_id("plate") if "plate" in CLASS_NAMES else -1
+        if not (dets.class_ids == plate).any():
+            return dets
+        try:
+            expected = self.tracker.predict(index)
+            faces = expected.xyxy[expected.class_ids == class_id("face")]
+            if not len(faces):
+                return dets
+            return self.detector.filter_plates(frame, dets, faces)
+        except Exception as exc:
+            raise _failed("detect", index, exc) from exc
 
     def _release(self, finals: Sequence[Detections]) -> list[av.VideoFrame]:
         out: list[av.VideoFrame] = []

@@ -265,6 +265,22 @@ class DetectStage:
         return self._finish(Detections.merge(parts), frame, int(index), k, rules,
                             faces=faces if len(faces) else None)
 
+    def filter_plates(self, frame: av.VideoFrame, dets: Detections,
+                      faces: np.ndarray) -> Detections:
+        """``dets`` without the plate boxes that :attr:`DetectConfig.plate_rules` reject given
+        ``faces`` (coded pixels, e.g. tracked ones) besides the faces in ``dets``: the face
+        rules then hold on frames where plates are looked for and faces are not."""
+        rules = self.config.plate_rules
+        if rules is None or not len(dets):
+            return dets
+        k = rotation_k(frame.rotation if self.rotation is None else self.rotation)
+        cw, ch = frame.width, frame.height
+        own = dets.xyxy[dets.class_ids == class_id("face")]
+        all_faces = np.concatenate([own, np.asarray(faces, np.float32).reshape(-1, 4)])
+        upright = Detections(to_upright(dets.xyxy, (cw, ch), k), dets.scores, dets.class_ids)
+        return dets[rules.mask(upright, upright_size(cw, ch, k),
+                               faces=to_upright(all_faces, (cw, ch), k))]
+
     def _tiles(self, cw: int, ch: int, size: int) -> np.ndarray | None:
         """Native-resolution tiles (coded pixels) of side ``size`` of a ``cw`` x ``ch`` picture
         whose long side is over :data:`TILE_ABOVE` times ``size``; None when it is not."""
