@@ -31,6 +31,7 @@ from .errors import AvanonError, ConfigError, PipelineError
 from .mask.base import Masker
 from .schedule import Schedule
 from .track.base import PassThroughTracker, Tracker
+from .track.tracker import IouTracker
 
 __all__ = ["Anonymizer"]
 
@@ -102,6 +103,10 @@ class Anonymizer:
         #: the frames plates are)
         self._plates_vs_tracks = (hasattr(detector, "filter_plates")
                                   and hasattr(self.tracker, "predict"))
+        #: a full-frame miss ends only tracks the whole-frame pass could see (the detector says
+        #: how small that is, the tracker takes it)
+        self._sizes = (hasattr(detector, "smallest_visible")
+                       and isinstance(self.tracker, IouTracker))
         self._next_index = 0
         self._batch: list[tuple[int, av.VideoFrame, bool]] = []
         self._held: deque[tuple[int, av.VideoFrame]] = deque()
@@ -248,8 +253,16 @@ class Anonymizer:
                 observed = True
             elif not self._names:
                 observed = False
+            smallest = None
+            if self._sizes and due:
+                smallest = self.detector.smallest_visible(
+                    f, [CLASS_NAMES[c] for c in sorted(due)] if due is not None else self._names)
             try:
-                finals += self.tracker.update(dets, observed=observed, cut=cut)
+                if smallest:
+                    finals += self.tracker.update(dets, observed=observed, cut=cut,
+                                                  smallest=smallest)
+                else:
+                    finals += self.tracker.update(dets, observed=observed, cut=cut)
             except Exception as exc:
                 raise _failed("track", i, exc) from exc
         return self._release(finals)

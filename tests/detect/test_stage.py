@@ -379,3 +379,12 @@ def test_each_class_gets_its_own_detector_input_size():
     DetectStage(cfg, 0, detectors=[face, plate]).detect([frame_with_red(360, 640, (1, 1, 9, 9))],
                                                         [0])
     assert max(face.shapes[0][1:3]) == 512 and max(plate.shapes[0][1:3]) == 256
+
+
+def test_smallest_visible_follows_the_downscale():
+    stage = DetectStage(DetectConfig(det_size=256, det_sizes={"face": 512}), 0, detectors=[])
+    frame = av.VideoFrame(1024, 512, "yuv420p")
+    got = stage.smallest_visible(frame, ["face", "plate"])
+    assert got == {0: 12.0 * 2, 1: 64.0 * 4}  # faces at 0.5x, plates at 0.25x
+    small = av.VideoFrame(200, 100, "yuv420p")
+    assert stage.smallest_visible(small, ["face"]) == {0: 12.0}  # never below native

@@ -118,3 +118,16 @@ def test_constant_velocity_predictions_never_invert_a_shrinking_box():
         tr.update(Detections.from_boxes([[100, 100, 100 + side, 100 + side]], frame_index=f))
     expected = tr.predict(3)
     assert (expected.xyxy[:, 2:] > expected.xyxy[:, :2]).all()
+
+
+@pytest.mark.parametrize("smallest, kept", [(0.0, False), (40.0, True)])
+def test_a_miss_counts_only_where_the_detector_could_see_the_object(smallest, kept):
+    """A 30-px object missed by a pass that cannot see objects under 40 px is not lost."""
+    tr = IouTracker(TrackConfig(min_hits=1, hold=2, lookahead=0), (W, H), 30.0)
+    out = []
+    for f in range(8):
+        boxes = [box(100.0)] if f == 0 else []
+        out += tr.update(Detections.from_boxes(boxes, frame_index=f), observed=True,
+                         smallest={0: smallest})
+    out += tr.flush()
+    assert (len(out[7]) == 1) is kept

@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 #: viewer could read. At 2, a 1080p frame is not tiled at det_size 960 (scale 0.5), a 2560-px one
 #: is (0.375).
 TILE_ABOVE = 2.0
+#: Smallest object (long side, pixels of the detector input) each class's models find reliably,
+#: from the model cards (models/centerface.md, models/ppocr_det.md): below it, a full-frame miss
+#: says nothing about whether the object is still there.
+SMALLEST_SEEN = {"face": 12.0, "plate": 64.0}
 #: Boxes of one class overlapping this much (IoU) were found twice (overlapping crops, or a tile
 #: and the whole frame): the best-scoring one is kept.
 DUPLICATE_IOU = 0.5
@@ -264,6 +268,19 @@ class DetectStage:
         rules = cfg.plate_rules if "plate" in wanted else None
         return self._finish(Detections.merge(parts), frame, int(index), k, rules,
                             faces=faces if len(faces) else None)
+
+    def smallest_visible(self, frame: av.VideoFrame, classes: Iterable[str]) -> dict[int, float]:
+        """Per class id of ``classes``: the smallest object (long side, coded pixels) the
+        whole-frame pass of :meth:`detect` can find on ``frame`` (:data:`SMALLEST_SEEN` scaled
+        by the frame's downscale to the class's input size; tiles, which see one part of the
+        frame at a time, do not count)."""
+        k = rotation_k(frame.rotation if self.rotation is None else self.rotation)
+        long_side = max(upright_size(frame.width, frame.height, k))
+        out = {}
+        for name in classes:
+            scale = min(1.0, self.config.size_for(name) / long_side) if long_side else 1.0
+            out[class_id(name)] = SMALLEST_SEEN.get(name, 0.0) / scale
+        return out
 
     def filter_plates(self, frame: av.VideoFrame, dets: Detections,
                       faces: np.ndarray) -> Detections:

@@ -23,7 +23,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-from typing import Collection
+from typing import Collection, Mapping
 
 import numpy as np
 
@@ -149,11 +149,16 @@ class IouTracker:
 
     # -- the protocol ---------------------------------------------------------------------
     def update(self, dets: Detections, *, observed: bool | Collection[int] = True,
-               cut: bool = False) -> list[Detections]:
+               cut: bool = False, smallest: Mapping[int, float] | None = None
+               ) -> list[Detections]:
         """Feed the next frame's detections; return the frames that are now final.
 
         ``observed`` is True/False for all classes, or the class ids the detector examined on
-        this frame (classes can be detected at different rates)."""
+        this frame (classes can be detected at different rates). ``smallest``: per class id,
+        the smallest object (long side, coded pixels) the detector could see on this frame;
+        a miss is evidence that a track left only when its box is at least that large (a
+        distant plate seen in a native-resolution tile is not lost because the downscaled
+        whole frame could not see it)."""
         if self._last_index is not None and dets.frame_index != self._last_index + 1:
             raise PipelineError(
                 f"IouTracker.update: expected frame_index {self._last_index + 1}, "
@@ -181,7 +186,8 @@ class IouTracker:
         for cls in sorted(set(self._live) | set(cids.tolist())):
             sel = cids == cls
             seen = observed if isinstance(observed, bool) else cls in observed
-            self._step(cls, t, boxes[sel], scores[sel], seen, frame)
+            self._step(cls, t, boxes[sel], scores[sel], seen, frame,
+                       (smallest or {}).get(cls, 0.0))
         self._predicted = None
         self._frames.append(frame)
         out = []
@@ -232,7 +238,7 @@ class IouTracker:
 
     # -- online step ----------------------------------------------------------------------
     def _step(self, cls: int, t: int, boxes: np.ndarray, scores: np.ndarray, observed: bool,
-              frame: _Frame) -> None:
+              frame: _Frame, smallest: float = 0.0) -> None:
         cfg = self.config
         tracks = self._live.get(cls, [])
         filters = self._filters.setdefault(cls, BoxFilters())
@@ -292,12 +298,14 @@ class IouTracker:
         held = cxcywh_to_xyxy(mean, filters.margins(cfg.grow, cfg.max_grow)[free_t])
         for ti, box in zip(free_t, held):
             tr = tracks[ti]
-            expired = observed and t - tr.last_det > self._hold
+            # a miss counts only where the detector could have seen the object at all
+            seen = observed and max(pred[ti][2] - pred[ti][0], pred[ti][3] - pred[ti][1]) >= smallest
+            expired = seen and t - tr.last_det > self._hold
             if expired or self._visible(pred[ti]) < cfg.edge_margin:
                 tr.alive = False
                 continue
-            tr.held = tr.held or observed
-            tr.missed = tr.missed or observed
+            tr.held = tr.held or seen
+            tr.missed = tr.missed or seen
             tr.entries.append(_Entry(t, box, tr.dets[-1].score, False, tr.held, pred=pred[ti]))
         filters.keep(np.array([tr.alive for tr in tracks], bool))
         tracks = [tr for tr in tracks if tr.alive]
