@@ -243,42 +243,41 @@ class Anonymizer:
             self._held.append((i, f))
             due = plan[i]
             dets = found.get(i) or Detections.empty(i, f.pts)
-            if self._around:
-                dets = self._look_around(i, f, cut, dets)
-            if self._plates_vs_tracks:
-                dets = self._drop_plates_on_faces(i, f, dets)
+            if self._around or self._plates_vs_tracks:
+                try:
+                    expected = self.tracker.predict(i)  # once per frame, for both uses
+                except Exception as exc:
+                    raise _failed("track", i, exc) from exc
+                if self._around:
+                    dets = self._look_around(i, f, cut, dets, expected)
+                if self._plates_vs_tracks:
+                    dets = self._drop_plates_on_faces(i, f, dets, expected)
             # True/False for every class, or the ids of the classes examined on this frame
             observed: bool | frozenset[int] = due
             if due is None or (self._names and due == everything):
                 observed = True
             elif not self._names:
                 observed = False
-            smallest = None
-            if self._sizes and due:
-                smallest = self.detector.smallest_visible(
-                    f, [CLASS_NAMES[c] for c in sorted(due)] if due is not None else self._names)
+            extra = {}
+            if self._sizes and due:  # `due` holds class ids here (the detector names them)
+                extra["smallest"] = self.detector.smallest_visible(
+                    f, [CLASS_NAMES[c] for c in sorted(due)])
             try:
-                if smallest:
-                    finals += self.tracker.update(dets, observed=observed, cut=cut,
-                                                  smallest=smallest)
-                else:
-                    finals += self.tracker.update(dets, observed=observed, cut=cut)
+                finals += self.tracker.update(dets, observed=observed, cut=cut, **extra)
             except Exception as exc:
                 raise _failed("track", i, exc) from exc
         return self._release(finals)
 
-    def _look_around(self, index: int, frame: av.VideoFrame, cut: bool,
-                     dets: Detections) -> Detections:
-        """``dets`` plus what re-detection around the tracks finds on this frame, for the
-        classes the schedule re-detects here (not run on the whole frame)."""
+    def _look_around(self, index: int, frame: av.VideoFrame, cut: bool, dets: Detections,
+                     expected: Detections) -> Detections:
+        """``dets`` plus what re-detection around the tracks (``expected`` on this frame)
+        finds, for the classes the schedule re-detects here (not run on the whole frame)."""
         classes = self.schedule.around_due(index, cut, self._names)
         if not classes:
             return dets
+        if not np.isin(expected.class_ids, [class_id(c) for c in classes]).any():
+            return dets
         try:
-            expected = self.tracker.predict(index)
-            wanted = np.isin(expected.class_ids, [class_id(c) for c in classes])
-            if not wanted.any():
-                return dets
             found = self.detector.detect_around(frame, index, expected, sorted(classes))
         except Exception as exc:
             raise _failed("detect", index, exc) from exc
@@ -287,18 +286,15 @@ class Anonymizer:
             return dets
         return Detections.merge([dets, found], index, frame.pts)
 
-    def _drop_plates_on_faces(self, index: int, frame: av.VideoFrame,
-                              dets: Detections) -> Detections:
+    def _drop_plates_on_faces(self, index: int, frame: av.VideoFrame, dets: Detections,
+                              expected: Detections) -> Detections:
         """``dets`` without the plate boxes that the plate rules reject against the faces
-        tracked on this frame (text the plate model finds on a face, or around a person)."""
-        plate = class_id("plate") if "plate" in CLASS_NAMES else -1
-        if not (dets.class_ids == plate).any():
+        tracked on this frame (``expected``): text the plate model finds on a face, or around
+        a person."""
+        faces = expected.xyxy[expected.class_ids == class_id("face")]
+        if not len(faces) or not (dets.class_ids == class_id("plate")).any():
             return dets
         try:
-            expected = self.tracker.predict(index)
-            faces = expected.xyxy[expected.class_ids == class_id("face")]
-            if not len(faces):
-                return dets
             return self.detector.filter_plates(frame, dets, faces)
         except Exception as exc:
             raise _failed("detect", index, exc) from exc

@@ -143,9 +143,9 @@ class IouTracker:
         self._cut_floor = 0
         self._last_index: int | None = None
         self.motion = motion
-        #: frame index -> per class (moved boxes, confidence) of the live tracks, predicted by
-        #: :meth:`predict` for that frame
-        self._predicted: tuple[int, dict[int, np.ndarray]] | None = None
+        #: (frame index, class -> (moved boxes, trust)) of the live tracks, as :meth:`predict`
+        #: found them for that frame; reused by :meth:`update` on the same frame
+        self._predicted: tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]] | None = None
 
     # -- the protocol ---------------------------------------------------------------------
     def update(self, dets: Detections, *, observed: bool | Collection[int] = True,
@@ -419,18 +419,22 @@ class IouTracker:
         return None
 
     def _carry_back(self, tr: _Track, k: int) -> tuple[np.ndarray, float]:
-        """The first detection of ``tr`` moved ``k`` frames back along the velocity of its
-        detections so far (all still within the lookahead)."""
+        """The first detection of ``tr`` moved ``k`` frames back: along the measured motion when
+        it reaches that far, else along the velocity of its detections so far (all still within
+        the lookahead)."""
         cfg = self.config
         first = tr.dets[0]
         state = xyxy_to_cxcywh(first.box)
         size = state[2:].copy()
-        if k <= len(tr.back):  # moved back along the measured motion
-            mean = xyxy_to_cxcywh(tr.back[k - 1])
-            mean[2:] = np.clip(mean[2:], size, 2.0 * size)
-            std = extrapolation_std(k, size, np.zeros(4))
-            margin = np.minimum(cfg.grow * (std[:2] + std[2:] / 2), cfg.max_grow * mean[2:])
-            return cxcywh_to_xyxy(mean, margin), first.score
+        if k <= len(tr.back):
+            mean, vel_var = xyxy_to_cxcywh(tr.back[k - 1]), np.zeros(4)
+        else:
+            vel, vel_var = fit_velocity([e.frame for e in tr.dets], [e.box for e in tr.dets])
+            mean = state - k * vel
+        mean[2:] = np.clip(mean[2:], size, 2.0 * size)  # never shrinks: see _step
+        std = extrapolation_std(k, size, vel_var)
+        margin = np.minimum(cfg.grow * (std[:2] + std[2:] / 2), cfg.max_grow * mean[2:])
+        return cxcywh_to_xyxy(mean, margin), first.score
         vel, vel_var = fit_velocity([e.frame for e in tr.dets], [e.box for e in tr.dets])
         mean = state - k * vel
         mean[2:] = np.clip(mean[2:], size, 2.0 * size)  # never shrinks: see _step
