@@ -240,3 +240,35 @@ def test_plate_boxes_on_tracked_faces_are_dropped_when_faces_are_not_looked_for(
     assert len(seen) == 6
     assert all((d.class_ids == 1).sum() == 0 for d in seen)  # the text box never survives
     assert all((d.class_ids == 0).sum() == 1 for d in seen)
+
+
+def test_faces_of_the_previous_shot_do_not_judge_plates_on_a_cut():
+    """At a shot cut the tracked faces belong to the old shot: a plate where one was stays."""
+    from avanon.detect import DetectConfig, DetectStage
+    from avanon.track import IouTracker, TrackConfig
+
+    class Scripted:
+        def __init__(self, cls, frames):
+            self.classes, self.cid, self.frames, self.n = (cls,), ("face", "plate").index(cls), frames, 0
+
+        def detect(self, images):
+            out = []
+            for _ in images:
+                box = self.frames(self.n)
+                self.n += 1
+                out.append(Detections.from_boxes(box, [0.9] * len(box), self.cid))
+            return out
+
+    face = Scripted("face", lambda n: [[10, 10, 30, 34]] if n == 0 else [])  # old shot only
+    plate = Scripted("plate", lambda n: [[4, 16, 36, 30]] if n == 2 else [])  # new shot, frame 2
+    stage = DetectStage(DetectConfig(det_size=128), 0, detectors=[face, plate])
+    tracker = IouTracker(TrackConfig(min_hits=1, lookahead=0, hold=10), (128, 96), 30.0)
+    seen = []
+    anon = Anonymizer(stage, NoMask(), tracker, schedule=Schedule({"face": 4, "plate": 1}),
+                      cut_detector=Cuts(at=[2]), on_detections=seen.append)
+    for n in range(4):
+        f = av.VideoFrame(128, 96, "yuv420p")
+        f.pts = n
+        anon.push(f)
+    anon.flush()
+    assert (seen[2].class_ids == 1).sum() == 1

@@ -243,9 +243,11 @@ class Anonymizer:
             self._held.append((i, f))
             due = plan[i]
             dets = found.get(i) or Detections.empty(i, f.pts)
-            if self._around or self._plates_vs_tracks:
+            if (self._around or self._plates_vs_tracks) and not cut:
+                # once per frame, for both uses; at a cut no track carries over (the tracker
+                # ends them all), so there is nothing to expect
                 try:
-                    expected = self.tracker.predict(i)  # once per frame, for both uses
+                    expected = self.tracker.predict(i)
                 except Exception as exc:
                     raise _failed("track", i, exc) from exc
                 if self._around:
