@@ -287,16 +287,10 @@ class DetectStage:
         """``dets`` without the plate boxes that :attr:`DetectConfig.plate_rules` reject given
         ``faces`` (coded pixels, e.g. tracked ones) besides the faces in ``dets``: the face
         rules then hold on frames where plates are looked for and faces are not."""
-        rules = self.config.plate_rules
-        if rules is None or not len(dets):
-            return dets
-        k = rotation_k(frame.rotation if self.rotation is None else self.rotation)
-        cw, ch = frame.width, frame.height
         own = dets.xyxy[dets.class_ids == class_id("face")]
-        all_faces = np.concatenate([own, np.asarray(faces, np.float32).reshape(-1, 4)])
-        upright = Detections(to_upright(dets.xyxy, (cw, ch), k), dets.scores, dets.class_ids)
-        return dets[rules.mask(upright, upright_size(cw, ch, k),
-                               faces=to_upright(all_faces, (cw, ch), k))]
+        k = rotation_k(frame.rotation if self.rotation is None else self.rotation)
+        return self._plausible(dets, frame, k, self.config.plate_rules,
+                               np.concatenate([own, np.asarray(faces, np.float32).reshape(-1, 4)]))
 
     def _tiles(self, cw: int, ch: int, size: int) -> np.ndarray | None:
         """Native-resolution tiles (coded pixels) of side ``size`` of a ``cw`` x ``ch`` picture
@@ -336,19 +330,26 @@ class DetectStage:
         """``found`` (coded pixels, already above thresholds) with boxes found twice (in
         overlapping crops, or in a tile and the whole frame) merged and implausible plates
         dropped, as the frame's detections."""
-        cw, ch = frame.width, frame.height
         if len(found) > 1:
             keep = []
             for cid in np.unique(found.class_ids):
                 rows = np.flatnonzero(found.class_ids == cid)
                 keep.extend(rows[nms(found.xyxy[rows], found.scores[rows], DUPLICATE_IOU)])
             found = found[np.sort(np.asarray(keep, np.intp))]
-        if rules is not None and len(found):
-            upright = Detections(to_upright(found.xyxy, (cw, ch), k), found.scores,
-                                 found.class_ids)
-            up_faces = to_upright(faces, (cw, ch), k) if faces is not None else None
-            found = found[rules.mask(upright, upright_size(cw, ch, k), faces=up_faces)]
+        found = self._plausible(found, frame, k, rules, faces)
         return Detections(found.xyxy, found.scores, found.class_ids, None, index, frame.pts)
+
+    @staticmethod
+    def _plausible(dets: Detections, frame: av.VideoFrame, k: int, rules,
+                   faces: np.ndarray | None) -> Detections:
+        """``dets`` (coded pixels) without the plate boxes ``rules`` reject, judged in the
+        upright picture against ``faces`` (coded; None: the faces in ``dets``)."""
+        if rules is None or not len(dets):
+            return dets
+        wh = (frame.width, frame.height)
+        upright = Detections(to_upright(dets.xyxy, wh, k), dets.scores, dets.class_ids)
+        up_faces = to_upright(faces, wh, k) if faces is not None else None
+        return dets[rules.mask(upright, upright_size(*wh, k), faces=up_faces)]
 
     def _wanted(self, classes: Iterable[str] | None) -> tuple[str, ...]:
         if classes is None:
