@@ -26,6 +26,7 @@ _COLORS = {"black": (0, 0, 0), "white": (255, 255, 255), "gray": (128, 128, 128)
 _FLAGS = {
     "classes": "--classes", "thresholds": "--threshold", "threshold": "--threshold",
     "det_size": "--det-size", "det_sizes": "--det-size", "threads": "--threads", "model_dir": "--model-dir",
+    "precision": "--precision",
     "hold": "--hold", "lookahead": "--lookahead", "detect_every": "--detect-every",
     "around": "--redetect",
     "scale": "--mask-scale", "mode": "--mode", "shape": "--shape", "color": "--color",
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "or face=N,plate=M (default face=1280,plate=960); larger finds smaller "
                         "objects, slower")
     d.add_argument("--threads", type=int, default=0, metavar="N", help="inference threads (0 = auto)")
+    d.add_argument("--precision", choices=("int8", "fp32"), default="int8",
+                   help="int8 (default): the face model's int8 version, made once from the pinned "
+                        "weights; fp32: the original weights")
     d.add_argument("--model-dir", metavar="DIR",
                    help="folder with the model files (default: $AVANON_MODEL_DIR or the user cache)")
     t = p.add_argument_group("tracking")
@@ -133,7 +137,8 @@ def config_from_args(args: argparse.Namespace):
     from .media.encode import EncodeConfig, parse_bitrate
     from .track.config import TrackConfig
 
-    dkw: dict = {"classes": parse_classes(args.classes), "threads": args.threads}
+    dkw: dict = {"classes": parse_classes(args.classes), "threads": args.threads,
+                 "precision": args.precision}
     if args.threshold:
         dkw["thresholds"] = parse_thresholds(args.threshold)
     if args.det_size:

@@ -16,7 +16,8 @@ def test_defaults():
     assert cfg.det_size == DEFAULT_DET_SIZE and cfg.det_size % 32 == 0
     assert cfg.threads == 0 and cfg.model_dir is None and cfg.providers is None
     assert cfg.plate_model == "ppocr_det"
-    assert cfg.model_names() == ("centerface", "ppocr_det")
+    assert cfg.precision == "int8"
+    assert cfg.model_names() == ("centerface_int8", "ppocr_det")
     assert cfg.plate_rules == PlateRules()
 
 

@@ -224,8 +224,11 @@ def test_default_model_dir(monkeypatch, tmp_path):
 
 
 def test_registry_pins():
-    assert set(M.MODELS) == {"centerface", "ppocr_det", "clpr_det"}
+    assert set(M.MODELS) == {"centerface", "ppocr_det", "clpr_det", "centerface_int8"}
     for spec in M.MODELS.values():
+        if spec.derived:  # made here, see test_quantize.py
+            assert spec.base in M.MODELS and not M.MODELS[spec.base].derived
+            continue
         assert len(spec.wheel_sha256) == len(spec.member_sha256) == len(spec.sha256) == 64
         assert spec.requirement.startswith(f"{spec.package}=={spec.version} --hash=sha256:")
     cf = M.MODELS["centerface"]

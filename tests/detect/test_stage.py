@@ -133,6 +133,7 @@ def fake_weights(tmp_path, monkeypatch):
     (tmp_path / "cf.onnx").write_bytes(centerface_like())
     (tmp_path / "db.onnx").write_bytes(ppocr_like())
     paths = {"centerface": tmp_path / "cf.onnx", "ppocr_det": tmp_path / "db.onnx"}
+    paths["centerface_int8"] = paths["centerface"]  # the default precision asks for int8
 
     def fake_ensure(names, model_dir=None, **kw):
         return {n: paths[n] for n in names}

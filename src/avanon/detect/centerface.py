@@ -97,7 +97,7 @@ class CenterFaceDetector(OnnxDetector):
     def decode(self, outputs: list[np.ndarray], width: int, height: int,
                blob_hw: tuple[int, int]) -> Detections:
         heat, scale, offset = outputs
-        boxes, scores = decode_centerface(heat[0], scale, offset, self.threshold,
+        boxes, scores = decode_centerface(heat[0], scale, offset, self.raw_threshold,
                                           nms_iou=self.nms_iou)
         boxes, scores = clip_nonempty(grow_boxes(boxes, self.grow), scores, width, height)
         return Detections.from_boxes(boxes, scores, _FACE)

@@ -89,7 +89,7 @@ class ClprDetector(OnnxDetector):
                 f"the model gave {len(loc)}"
             )
         scores = conf[:, 1]
-        cand = np.nonzero(scores >= self.threshold)[0]
+        cand = np.nonzero(scores >= self.raw_threshold)[0]
         boxes = decode_priors(loc[cand], priors[cand])
         keep = nms(boxes, scores[cand], self.nms_iou)
         boxes, sc = boxes[keep], scores[cand][keep].astype(np.float32)

@@ -130,7 +130,7 @@ class PpocrDetector(OnnxDetector):
                blob_hw: tuple[int, int]) -> Detections:
         boxes, scores = decode_db(
             outputs[0][0, :height, :width],
-            self.threshold,
+            self.raw_threshold,
             bin_threshold=self.bin_threshold,
             unclip_ratio=self.unclip_ratio,
             pad=self.pad,

@@ -178,6 +178,11 @@ class OnnxDetector(abc.ABC):
             :attr:`default_threshold`).
         batch: images per inference call (more pays on a GPU, not on a CPU).
         providers, threads: see :func:`create_session`.
+        score_scale: how much lower this model scores the same object than the model whose
+            scores thresholds are set in (an int8 model against its fp32 original, measured by
+            ``models/calibrate.py``): :meth:`decode` compares raw scores with
+            ``threshold * score_scale`` (:attr:`raw_threshold`) and reported scores are divided
+            by it (at most 1), so one threshold means the same at either precision.
     """
 
     #: Class names the model reports.
@@ -197,12 +202,21 @@ class OnnxDetector(abc.ABC):
         batch: int = 4,
         providers: Sequence[str] | None = None,
         threads: int = 0,
+        score_scale: float = 1.0,
     ) -> None:
+        if not 0.0 < float(score_scale) <= 1.0:
+            raise ConfigError(f"score_scale: expected a number in (0, 1], got {score_scale!r}")
         self.session = as_session(model, providers=providers, threads=threads)
+        self.score_scale = float(score_scale)
         self.threshold = float(self.default_threshold if threshold is None else threshold)
         self.batch = max(1, int(batch))
         self._input = self.session.get_inputs()[0].name
         self._outputs = [o.name for o in self.session.get_outputs()[: self.outputs]]
+
+    @property
+    def raw_threshold(self) -> float:
+        """:attr:`threshold` on this model's own score scale (what :meth:`decode` compares)."""
+        return self.threshold * self.score_scale
 
     @abc.abstractmethod
     def preprocess(self, images: np.ndarray) -> np.ndarray:
@@ -226,5 +240,10 @@ class OnnxDetector(abc.ABC):
             blob = self.preprocess(images[start : start + step])
             results = self.session.run(self._outputs, {self._input: blob})
             for b in range(len(blob)):
-                out.append(self.decode([r[b] for r in results], w, h, blob.shape[2:]))
+                found = self.decode([r[b] for r in results], w, h, blob.shape[2:])
+                if self.score_scale != 1.0:
+                    found = Detections(found.xyxy,
+                                       np.minimum(found.scores / self.score_scale, 1.0),
+                                       found.class_ids)
+                out.append(found)
         return out

@@ -9,6 +9,12 @@ file, checks its sha256, applies the CenterFace graph fix, and stores it in the 
 * ``$AVANON_MODEL_DIR``, else
 * ``$XDG_CACHE_HOME/avanon/models`` (``~/.cache/avanon/models``).
 
+The int8 models (``--precision int8``) are not downloaded: they are made here, once, from the
+verified fp32 file and the activation ranges that ship with avanon
+(:mod:`avanon.detect.quantize`); the manifest records the sha256 of what was made and of what it
+was made from, and a file that no longer matches, or was made from other inputs, is made again.
+Making one needs no network, so an offline folder with the fp32 files is enough.
+
 Machines without network use a folder fetched elsewhere (``avanon models fetch --model-dir DIR``,
 then copy ``DIR``). Every load re-checks each file's sha256 against the pins below; a
 ``manifest.json`` next to the files records where each came from.
@@ -151,6 +157,8 @@ class ModelStore:
         model_dir: see :func:`default_model_dir`.
         registry: name -> :class:`ModelSpec` (default :data:`MODELS`).
         runner: runs the pip command (default: a subprocess); tests inject a fake.
+        ranges: registry name -> the activation-ranges file a derived model is made with
+            (default :func:`avanon.detect.quantize.calibration_file`).
     """
 
     def __init__(
@@ -159,10 +167,14 @@ class ModelStore:
         *,
         registry: Mapping[str, ModelSpec] | None = None,
         runner: Runner | None = None,
+        ranges: Callable[[str], Path] | None = None,
     ) -> None:
+        from .quantize import calibration_file
+
         self.folder = default_model_dir(model_dir)
         self.registry = MODELS if registry is None else registry
         self.runner = run_pip if runner is None else runner
+        self.ranges = calibration_file if ranges is None else ranges
 
     def spec(self, name: str) -> ModelSpec:
         try:
@@ -180,7 +192,26 @@ class ModelStore:
         p = self.folder / spec.filename
         if not p.is_file():
             return None
+        if spec.derived:
+            entry = self._manifest().get(spec.name, {})
+            return entry.get("made_from") == self._inputs(spec) and (
+                entry.get("sha256") == _sha256_file(p))
         return _sha256_file(p) == spec.sha256
+
+    def _inputs(self, spec: ModelSpec) -> dict:
+        """What a derived model is made from: the base's pinned sha256 and the ranges' sha256."""
+        ranges = self.ranges(spec.name)
+        return {
+            spec.base: self.spec(spec.base).sha256,
+            "ranges": _sha256_file(ranges) if ranges.is_file() else None,
+        }
+
+    def _manifest(self) -> dict:
+        try:
+            manifest = json.loads((self.folder / MANIFEST).read_text(encoding="utf-8"))
+            return dict(manifest.get("models", {}))
+        except (OSError, ValueError, AttributeError):
+            return {}
 
     # -- public verbs -----------------------------------------------------------------------
     def ensure(
@@ -197,7 +228,11 @@ class ModelStore:
             ModelError: a file or wheel member does not match its pinned sha256.
         """
         specs = [self.spec(n) for n in dict.fromkeys(names)]
-        missing = self._check(specs, fetch)
+        made = [s for s in specs if s.derived]
+        # a derived model needs its base (downloaded as usual), then is made without network
+        bases = [self.spec(s.base) for s in made if not self._verified(s)]
+        wanted = list(dict.fromkeys([s for s in specs if not s.derived] + bases))
+        missing = self._check(wanted, fetch)
         if missing:
             if not fetch:
                 raise ModelNotFoundError(
@@ -205,6 +240,9 @@ class ModelStore:
                     + _how_to(self.folder)
                 )
             self._fetch(missing, log)
+        for spec in made:
+            if not self._verified(spec):
+                self._make(spec, log)
         return {s.name: self.folder / s.filename for s in specs}
 
     def fetch(
@@ -275,6 +313,31 @@ class ModelStore:
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
 
+    def _make(self, spec: ModelSpec, log: Callable[[str], None] | None) -> None:
+        """Make the derived ``spec`` from its (verified) base, under the folder lock."""
+        from .quantize import quantize
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ModelNotFoundError(
+                f"model folder {self.folder} cannot be created ({exc.strerror or exc}): "
+                + _how_to(self.folder)
+            ) from exc
+        with _locked(self.folder):
+            if self._verified(spec):
+                return
+            if not os.access(self.folder, os.W_OK):
+                raise ModelNotFoundError(
+                    f"model {spec.name} is not in {self.folder} and cannot be made there "
+                    "(read-only): run `avanon models fetch` on a machine where it can, or use "
+                    "--precision fp32"
+                )
+            sha = quantize(self.folder / self.spec(spec.base).filename,
+                           self.folder / spec.filename, self.ranges(spec.name),
+                           log=log if log is not None else logger.warning)
+            self._record(spec, sha=sha, made_from=self._inputs(spec))
+
     def _download(self, specs: Sequence[ModelSpec], tmp: Path) -> None:
         req = tmp / "requirements.txt"
         lines = dict.fromkeys(s.requirement for s in specs)
@@ -336,23 +399,31 @@ class ModelStore:
         _write_atomic(self.folder / spec.filename, data)
         self._record(spec)
 
-    def _record(self, spec: ModelSpec) -> None:
+    def _record(self, spec: ModelSpec, *, sha: str = "", made_from: dict | None = None) -> None:
         path = self.folder / MANIFEST
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-            models = dict(manifest.get("models", {}))
-        except (OSError, ValueError, AttributeError):
-            models = {}
-        models[spec.name] = {
-            "file": spec.filename,
-            "sha256": spec.sha256,
-            "package": f"{spec.package}=={spec.version}",
-            "wheel_sha256": spec.wheel_sha256,
-            "member": spec.member,
-            "member_sha256": spec.member_sha256,
-            "converted": spec.convert.__name__ if spec.convert else None,
-            "licence": spec.licence,
-        }
+        models = self._manifest()
+        if spec.derived:
+            import onnxruntime
+
+            models[spec.name] = {
+                "file": spec.filename,
+                "sha256": sha,
+                "made_from": made_from,
+                "made_with": f"onnxruntime=={onnxruntime.__version__}",
+                "precision": spec.precision,
+                "licence": spec.licence,
+            }
+        else:
+            models[spec.name] = {
+                "file": spec.filename,
+                "sha256": spec.sha256,
+                "package": f"{spec.package}=={spec.version}",
+                "wheel_sha256": spec.wheel_sha256,
+                "member": spec.member,
+                "member_sha256": spec.member_sha256,
+                "converted": spec.convert.__name__ if spec.convert else None,
+                "licence": spec.licence,
+            }
         text = json.dumps({"format": 1, "models": models}, indent=2, sort_keys=True) + "\n"
         _write_atomic(path, text.encode("utf-8"))
 
