@@ -134,9 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--color", type=_color, default=(0, 0, 0), help="fill colour for --mode solid (default black)")
     e = p.add_argument_group("encoding")
     e.add_argument("--codec", help="video encoder (default: same family as the input, e.g. libx264 for H.264)")
-    e.add_argument("--crf", type=float, help="constant quality (lower = better, larger)")
+    e.add_argument("--crf", type=float, help="constant quality (lower = better, larger): x264/x265 "
+                   "0..51, VP9 0..63, SVT-AV1 1..63")
     e.add_argument("--bitrate", help="target video bitrate instead of CRF, e.g. 4M or 800k")
-    e.add_argument("--preset", help="encoder speed preset (x264/x265: ultrafast..veryslow)")
+    e.add_argument("--preset", help="encoder speed preset (x264/x265: ultrafast..veryslow; "
+                   "SVT-AV1: -1..13)")
     e.add_argument("--hwaccel", metavar="TYPE",
                    help="decode on a hardware device, e.g. cuda or vaapi (opt-in; falls back to "
                         "software). For hardware encoding pass --codec h264_nvenc or similar")
