@@ -59,15 +59,21 @@ def make_clip(
     color: dict[str, int] | None = None,
     options: dict[str, str] | None = None,
     second_video: bool = False,
+    audio_rate: int = 48000,
+    audio_delay: int = 0,
+    container_options: dict[str, str] | None = None,
 ) -> Clip:
     """Write a clip; returns its video pts list (in ``time_base``).
 
     ``audio`` is a tuple of (codec, language) pairs, ``subtitles`` a codec name
-    ("mov_text" for MP4, "subrip" for Matroska).
+    ("mov_text" for MP4, "subrip" for Matroska). The audio tracks have ``audio_rate`` samples
+    per second, and their first packet starts ``audio_delay`` samples after the video (the
+    encoder's priming is skipped, as cameras do). ``container_options`` go to the muxer (e.g.
+    ``movflags=faststart``, ``movie_timescale``).
     """
     path = Path(path)
     w, h = size
-    out = av.open(str(path), "w")
+    out = av.open(str(path), "w", options=container_options or {})
     if tags:
         out.metadata.update(tags)
     v = out.add_stream(codec, rate=rate, options=options or {})
@@ -93,7 +99,7 @@ def make_clip(
         streams["video2"] = v2.index
     auds = []
     for i, (acodec, lang) in enumerate(audio):
-        a = out.add_stream(acodec, rate=48000)
+        a = out.add_stream(acodec, rate=audio_rate)
         a.layout = "mono"
         a.metadata["language"] = lang
         if i == 1:
@@ -140,21 +146,22 @@ def make_clip(
     duration = float(t * time_base)
     for k, a in enumerate(auds):
         n = a.codec_context.frame_size or 1024
-        total = int(duration * 48000)
+        total = int(duration * audio_rate)
+        shift = None  # packets moved so that the first starts at audio_delay
         s = 0
         while s < total:
-            tt = (np.arange(n) + s) / 48000.0
+            tt = (np.arange(n) + s) / audio_rate
             samples = (0.2 * np.sin(2 * np.pi * (330 + 110 * k) * tt)).astype(np.float32)[None, :]
             fmt = a.codec_context.format.name
             af = av.AudioFrame.from_ndarray(samples if fmt == "flt" or fmt == "fltp" else
                                             (samples * 32767).astype(np.int16), format=fmt, layout="mono")
-            af.sample_rate = 48000
+            af.sample_rate = audio_rate
             af.pts = s
             s += n
             for p in a.encode(af):
-                out.mux(p)
+                shift = _mux_from(out, p, audio_delay, shift)
         for p in a.encode(None):
-            out.mux(p)
+            shift = _mux_from(out, p, audio_delay, shift)
     if sub is not None:
         for k, text in enumerate([b"Hello", b"World"]):
             payload = (len(text).to_bytes(2, "big") + text) if subtitles == "mov_text" else text
@@ -166,6 +173,20 @@ def make_clip(
             out.mux(pk)
     out.close()
     return Clip(path, pts_list, time_base, w, h, streams)
+
+
+def _mux_from(out, packet, start: int, shift: int | None) -> int:
+    """Mux an audio packet; without a ``start`` as it is, else moved by ``shift`` (computed from
+    the first packet so that it starts at ``start``). Returns the shift."""
+    if not start:
+        out.mux(packet)
+        return 0
+    if shift is None:
+        shift = start - packet.pts
+    packet.pts += shift
+    packet.dts += shift
+    out.mux(packet)
+    return shift
 
 
 def make_audio_only(path: Path, codec: str = "aac", rate: int = 48000) -> Path:
@@ -183,3 +204,29 @@ def make_audio_only(path: Path, codec: str = "aac", rate: int = 48000) -> Path:
         for p in a.encode(None):
             c.mux(p)
     return path
+
+
+def make_gif(path: str | Path, *, size: tuple[int, int] = (97, 63), frames: int = 12,
+             rate: int = 10) -> Path:
+    """An animated GIF in colour (odd sizes by default, as GIFs often are), one palette of the
+    picture's own colours per frame."""
+    path = Path(path)
+    w, h = size
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("gif", rate=rate)
+        s.width, s.height, s.pix_fmt = w, h, "rgb8"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(picture(i, w, h), "rgb24").reformat(format="rgb8")
+            frame.pts = i
+            for p in s.encode(frame):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    return path
+
+
+def truncate(src: Path, dst: Path, fraction: float) -> Path:
+    """The first ``fraction`` of ``src``'s bytes in ``dst``: a copy cut short."""
+    data = Path(src).read_bytes()
+    Path(dst).write_bytes(data[: int(len(data) * fraction)])
+    return Path(dst)

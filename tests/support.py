@@ -1,7 +1,10 @@
-"""Test helpers shared by the test modules: real-media lookup and a detector with known boxes."""
+"""Test helpers shared by the test modules: real-media lookup, a detector with known boxes and
+an unwritable folder."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -41,3 +44,25 @@ class BoxDetector:
 def moving_box(i: int) -> list[list[float]]:
     """A box that moves 2 px per frame; stays inside a 96x64 frame for 30 frames."""
     return [[8 + 2 * i, 12, 30 + 2 * i, 40]]
+
+
+def unwritable_folder(path: Path):
+    """A folder this process cannot create files in: mode 0555, and immutable (chattr +i) when
+    running as root, which ignores modes. Yields the folder, or skips where neither works."""
+    path.mkdir()
+    path.chmod(0o555)
+    immutable = False
+    try:
+        if os.access(path, os.W_OK):
+            try:
+                r = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+            except OSError:
+                r = None
+            immutable = r is not None and r.returncode == 0
+            if os.access(path, os.W_OK):
+                pytest.skip("running as root where chattr +i is unavailable: no folder is unwritable")
+        yield path
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+        path.chmod(0o755)

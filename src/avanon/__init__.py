@@ -14,9 +14,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .anonymizer import Anonymizer
-from .config import Config
-from .detections import CLASS_NAMES, Detections
 from .errors import (
     AvanonError,
     ConfigError,
@@ -28,9 +25,37 @@ from .errors import (
     OutputError,
     PipelineError,
 )
-from .media.encode import EncodeConfig
-from .pipeline import RunSummary, anonymize
-from .schedule import Schedule
+
+#: Public names that need the heavy modules (PyAV, NumPy, Numba, onnxruntime), imported on first
+#: use (PEP 562): ``import avanon.cli`` stays light, so the command can take over Ctrl-C and
+#: SIGTERM before the libraries load (an interrupt while they load is then one line, not a
+#: traceback).
+_LAZY = {
+    "Anonymizer": ".anonymizer",
+    "Config": ".config",
+    "CLASS_NAMES": ".detections",
+    "Detections": ".detections",
+    "EncodeConfig": ".media.encode",
+    "RunSummary": ".pipeline",
+    "anonymize": ".pipeline",
+    "Schedule": ".schedule",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'avanon' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "__version__",

@@ -1,7 +1,8 @@
 """The `avanon` command: a thin shell around :func:`avanon.anonymize`.
 
 Only this module parses arguments, prints and exits. Errors are one line on stderr with a
-non-zero exit code: 1 for a failed run, 2 for bad usage, 130 when interrupted.
+non-zero exit code: 1 for a failed run, 2 for bad usage, 128 + the signal's number when
+interrupted or stopped (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP), with no output left.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import logging
 import os
 import re
+import signal
 import sys
 from typing import Sequence
 
@@ -34,6 +36,31 @@ _FLAGS = {
     "video_stream": "--video-stream", "hwaccel": "--hwaccel",
 }
 _FIELD = re.compile(r"^([a-z_]+)(?=[\[ :])")
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C, so every stage stops and the temporary
+    output is removed on the way out."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum, _frame):
+    raise _Stopped(signum)
+
+
+def _catch_stop_signals() -> None:
+    """SIGTERM (``timeout``, ``docker stop``, systemd) and SIGHUP (a closed terminal) end the
+    run the way Ctrl-C does (their default would kill the process and leave the temporary file)."""
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            try:
+                signal.signal(signum, _stop)
+            except (ValueError, OSError):  # not the main thread, or not on this platform
+                pass
 
 
 def _as_cli(message: str) -> str:
@@ -111,9 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--color", type=_color, default=(0, 0, 0), help="fill colour for --mode solid (default black)")
     e = p.add_argument_group("encoding")
     e.add_argument("--codec", help="video encoder (default: same family as the input, e.g. libx264 for H.264)")
-    e.add_argument("--crf", type=float, help="constant quality (lower = better, larger)")
+    e.add_argument("--crf", type=float, help="constant quality (lower = better, larger): x264/x265 "
+                   "0..51, VP9 0..63, SVT-AV1 1..63")
     e.add_argument("--bitrate", help="target video bitrate instead of CRF, e.g. 4M or 800k")
-    e.add_argument("--preset", help="encoder speed preset (x264/x265: ultrafast..veryslow)")
+    e.add_argument("--preset", help="encoder speed preset (x264/x265: ultrafast..veryslow; "
+                   "SVT-AV1: -1..13)")
     e.add_argument("--hwaccel", metavar="TYPE",
                    help="decode on a hardware device, e.g. cuda or vaapi (opt-in; falls back to "
                         "software). For hardware encoding pass --codec h264_nvenc or similar")
@@ -276,12 +305,20 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        _catch_stop_signals()
         return _run(argv)
+    except ConfigError as exc:  # an option the chosen encoder or container does not take
+        print(f"avanon: error: {_as_cli(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     except AvanonError as exc:
         print(f"avanon: error: {_as_cli(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
+    except _Stopped as exc:
+        signal.signal(exc.signum, signal.SIG_IGN)  # a second one must not cut this line short
+        _say(f"avanon: stopped by {signal.Signals(exc.signum).name}; no output written")
+        return 128 + exc.signum
     except KeyboardInterrupt:
-        print("avanon: interrupted; no output written", file=sys.stderr)
+        _say("avanon: interrupted; no output written")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_FAILED
@@ -291,6 +328,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"avanon: internal error: {type(exc).__name__}: {exc} (set AVANON_DEBUG=1 for a traceback)",
               file=sys.stderr)
         return EXIT_FAILED
+
+
+def _say(line: str) -> None:
+    try:  # after SIGHUP the terminal may be gone
+        print(line, file=sys.stderr)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import queue
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from .anonymizer import Anonymizer
 from .config import Config
 from .detections import CLASS_NAMES, Detections
 from .errors import AvanonError, OutputError, PipelineError
+from .media.output import check_destination, check_sidecar, name_output, publish, temp_beside
 from .media.sink import MediaSink
 from .media.source import MediaSource
 
@@ -54,6 +54,8 @@ class RunSummary:
     encoder: str = ""
     time_to_first_frame: float = 0.0
     decode_errors: int = 0
+    #: Why the input looks cut short (a truncated file), or "" when it ended where it said.
+    ended_early: str = ""
 
     @property
     def fps(self) -> float:
@@ -74,6 +76,8 @@ class RunSummary:
             parts.append(f"dropped: {'; '.join(self.dropped_streams)}")
         if self.decode_errors:
             parts.append(f"{self.decode_errors} undecodable packet(s) dropped")
+        if self.ended_early:
+            parts.append(f"WARNING: {self.ended_early}")
         notes = sorted(set(self.notes))
         if notes:
             parts.append("; ".join(notes))
@@ -260,13 +264,6 @@ class _Run:
             raise self.errors[0]
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def anonymize(
     src: str | os.PathLike,
     dst: str | os.PathLike,
@@ -291,6 +288,13 @@ def anonymize(
             (e.g. your own detector implementing ``FrameDetector``).
         export_detections: write every frame's final boxes to this JSON file.
         progress: called about twice a second with a :class:`Progress`.
+        format_name: output container format (FFmpeg's name); needed when ``dst`` is stdout
+            (``-``), where ``mp4``/``mov`` are written as fragmented MP4.
+
+    Output files are regular files only, written beside ``dst`` and renamed when complete,
+    with the umask's mode (or the mode of the file they replace); see
+    :mod:`avanon.media.output`. The output's format and encoder, and the options for it, are
+    checked before the models load.
 
     Returns:
         A :class:`RunSummary`.
@@ -307,20 +311,21 @@ def anonymize(
         if not format_name:
             raise OutputError("writing to stdout needs a container format (format_name: matroska, mpegts...)")
     else:
-        if not is_url and (src_path.resolve() == dst_path.resolve() or _same_file(src_path, dst_path)):
-            raise OutputError(f"output {dst} is the input: choose another output path")
-        if dst_path.is_dir():
-            raise OutputError(f"output {dst} is a directory: give a file name")
-        if dst_path.exists() and not overwrite:
-            raise OutputError(f"output {dst} exists: pass -y to overwrite")
-        if not dst_path.parent.exists():
-            raise OutputError(f"output folder {dst_path.parent} does not exist")
+        check_destination(src, dst, overwrite=overwrite, src_is_url=is_url)
+    if export_detections is not None:
+        check_sidecar(export_detections, src=None if is_url else src,
+                      dst=None if to_pipe else dst)
 
     t0 = time.perf_counter()
     source = MediaSource(src_path if not is_url else str(src), config.video_stream,
                          hwaccel=config.hwaccel)
+    sink_options = dict(format_name=format_name, keep_metadata=config.keep_metadata,
+                        keep_other_video=config.keep_other_video,
+                        name="stdout" if to_pipe else str(dst))
     try:
-        # Build the stages (and load the models) before anything is written.
+        # The output's format, encoder and its options, checked on the real name (nothing is
+        # written before a header), then the stages (and the models), before anything is written.
+        MediaSink(str(dst), source, config.encode, **sink_options).abort()
         info = source.info
         anon = Anonymizer.from_config(
             config, frame_size=(info.width, info.height),
@@ -329,21 +334,22 @@ def anonymize(
     except BaseException:
         source.close()
         raise
-    if to_pipe:
-        tmp_name = "pipe:1"
-    else:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dst_path.stem}.avanon-", suffix=dst_path.suffix,
-                                        dir=dst_path.parent)
-        os.close(fd)
+    try:
+        tmp_name = "pipe:1" if to_pipe else temp_beside(dst_path)
+    except BaseException:
+        source.close()
+        raise
     sink = None
     writer = None
     ok = False
     summary = RunSummary()
     try:
-        sink = MediaSink(tmp_name, source, config.encode, format_name=format_name,
-                         keep_metadata=config.keep_metadata,
-                         keep_other_video=config.keep_other_video)
-        writer = _DetectionsWriter(Path(export_detections), source) if export_detections else None
+        sink = MediaSink(tmp_name, source, config.encode, **sink_options)
+        try:
+            writer = _DetectionsWriter(Path(export_detections), source) if export_detections else None
+        except OSError as exc:
+            raise OutputError(f"cannot write detections file {export_detections}: "
+                              f"{exc.strerror or exc}") from exc
         anon.on_detections = writer
         run = _Run(source, sink, progress, t0)
         run.execute(anon)
@@ -359,20 +365,30 @@ def anonymize(
         summary.notes = rep.notes
         summary.encoder = rep.encoder
         summary.decode_errors = source.decode_errors
+        summary.ended_early = source.ended_early() or ""
+        if writer is not None:
+            try:
+                writer.close(True)
+            except OSError as exc:
+                raise OutputError(f"cannot write detections file {export_detections}: "
+                                  f"{exc.strerror or exc}") from exc
+            finally:
+                writer = None
+        if not to_pipe:
+            publish(tmp_name, dst_path)
         ok = True
-    except AvanonError:
-        raise
+    except AvanonError as exc:
+        raise name_output(exc, tmp_name, dst)
     except av.FFmpegError as exc:
-        raise PipelineError(f"FFmpeg failed: {exc}") from exc
+        raise name_output(PipelineError(f"FFmpeg failed: {exc}"), tmp_name, dst) from exc
+    except OSError as exc:  # the file system refused (full disk, quota...): name the output
+        raise OutputError(f"cannot write {dst}: {exc.strerror or exc}") from exc
     finally:
         if writer is not None:
-            writer.close(ok)
+            writer.close(False)
         if not ok and sink is not None:
             sink.abort()
         source.close()
-        if not to_pipe:
-            if ok:
-                os.replace(tmp_name, dst_path)
-            else:
-                Path(tmp_name).unlink(missing_ok=True)
+        if not to_pipe and not ok:
+            Path(tmp_name).unlink(missing_ok=True)
     return summary

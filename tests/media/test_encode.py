@@ -4,13 +4,14 @@ clock the re-encoded video stream gets, and which option values are refused."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 from fractions import Fraction
 
 import av
 import pytest
 
-from avanon.errors import ConfigError
+from avanon.errors import ConfigError, EncoderError
 from avanon.media.encode import EncodeConfig, parse_bitrate, plan_encoder
 
 TB = Fraction(1, 15360)
@@ -386,3 +387,98 @@ def test_parse_bitrate_rejects(text, fragment):
     with pytest.raises(ConfigError) as info:
         parse_bitrate(text)
     assert str(info.value) == f"bitrate {text!r}: {fragment}"
+
+
+# -- per-encoder ranges, checked before anything runs ----------------------------------------
+
+@pytest.mark.parametrize(
+    "source, config, message",
+    [
+        ("h264", {"crf": 60}, "crf 60: libx264 takes 0..51"),
+        ("hevc", {"crf": 52}, "crf 52: libx265 takes 0..51"),
+        ("av1", {"crf": 0}, "crf 0: libsvtav1 takes 1..63"),
+        ("h264", {"preset": "warp9"}, "preset 'warp9': libx264 takes ultrafast, superfast"),
+        ("hevc", {"preset": "8"}, "preset '8': libx265 takes ultrafast"),
+        ("av1", {"preset": "medium"}, "preset 'medium': libsvtav1 takes a number in -1..13"),
+        ("av1", {"preset": "14"}, "preset '14': libsvtav1 takes a number in -1..13"),
+        ("vp9", {"preset": "fast"}, "preset 'fast': libvpx-vp9 has no speed presets"),
+        ("mpeg4", {"preset": "fast"}, "preset 'fast': mpeg4 has no speed presets"),
+    ],
+)
+def test_crf_and_preset_outside_what_the_encoder_takes_are_refused(source, config, message):
+    encoder = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1", "vp9": "libvpx-vp9",
+               "mpeg4": "mpeg4"}[source]
+    need(encoder)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        plan(source, **config)
+    with pytest.raises(ConfigError, match=re.escape(message)):  # named up front: at once
+        EncodeConfig(codec=encoder, **config)
+
+
+@pytest.mark.parametrize(
+    "source, config",
+    [("h264", {"crf": 51, "preset": "placebo"}), ("h264", {"crf": 0}), ("vp9", {"crf": 63}),
+     ("av1", {"crf": 63, "preset": "13"}), ("av1", {"crf": 1, "preset": "-1"}),
+     ("h264", {"crf": 60, "bitrate": 800_000})],  # crf replaced by the bitrate: not checked
+)
+def test_crf_and_preset_at_the_ends_of_their_ranges_are_taken(source, config):
+    encoder = {"h264": "libx264", "vp9": "libvpx-vp9", "av1": "libsvtav1"}[source]
+    need(encoder)
+    assert plan(source, **config).encoder == encoder
+
+
+# -- the output container ------------------------------------------------------------------------
+
+def container(name: str):
+    from avanon.media.sink import container_of
+
+    return container_of(av.open(io.BytesIO(), "w", format=name))
+
+
+@pytest.mark.parametrize(
+    "source, fmt, encoder, note",
+    [
+        ("h264", "webm", "libvpx-vp9", "webm cannot hold h264: using libvpx-vp9"),
+        ("gif", "mp4", "libx264", "mp4 cannot hold gif: using libx264"),
+        ("h264", "matroska", "libx264", None),
+        ("mpeg1video", "mpegts", "mpeg1video", None),
+        ("hevc", "matroska", "libx265", None),
+        ("hevc", "avi", "mpeg4", "avi cannot hold hevc: using mpeg4"),  # the container's default
+        ("mpeg4", "webm", "libvpx-vp9", "webm cannot hold mpeg4: using libvpx-vp9"),
+        ("vp6f", "mp4", "libx264", "no vp6f encoder in this FFmpeg build: using libx264"),
+    ],
+)
+def test_the_output_container_decides_among_encoders(source, fmt, encoder, note):
+    need(encoder)
+    p = plan_encoder(source, "yuv420p", TB, RATE, None, W, H, EncodeConfig(), container(fmt))
+    assert p.encoder == encoder
+    assert (note in p.notes) if note else not any("using" in n for n in p.notes)
+
+
+def test_a_container_without_video_is_an_encoder_error():
+    with pytest.raises(EncoderError, match="wav cannot hold h264, and no video encoder of this "
+                                           "FFmpeg build fits the wav format"):
+        plan_encoder("h264", "yuv420p", TB, RATE, None, W, H, EncodeConfig(), container("wav"))
+
+
+@pytest.mark.parametrize(
+    "src_fmt, encoder, expected",
+    [("bgra", "libx264", "yuv420p"), ("rgb24", "libvpx-vp9", "yuv420p"), ("bgra", "gif", "pal8"),
+     ("rgb48le", "libx265", "yuv420p10le")],
+)
+def test_rgb_pictures_go_to_420_or_a_palette_never_to_gray(src_fmt, encoder, expected):
+    need(encoder)
+    assert plan("h264", src_fmt, codec=encoder).pix_fmt == expected
+
+
+@pytest.mark.parametrize(
+    "encoder, size, padded",
+    [("libx264", (97, 63), (98, 64)), ("libx264", (96, 64), (96, 64)),
+     ("libx265", (31, 32), (32, 32)), ("libvpx-vp9", (97, 63), (97, 63)),
+     ("mpeg4", (97, 63), (97, 63))],
+)
+def test_encoders_that_need_even_sizes_get_padded_ones(encoder, size, padded):
+    need(encoder)
+    p = plan_encoder("h264", "bgra", TB, RATE, None, *size, EncodeConfig(codec=encoder))
+    assert p.size == padded
+    assert any("padded" in n for n in p.notes) == (padded != size)

@@ -152,10 +152,10 @@ class DetectConfig:
 
         size = _int(self.det_size, "det_size")
         if not 128 <= size <= 4096 or size % 32:
-            lo, hi = max(128, size // 32 * 32), max(128, -(-size // 32) * 32)
+            lo, hi = (min(4096, max(128, v)) for v in (size // 32 * 32, -(-size // 32) * 32))
             raise ConfigError(
-                f"det_size: expected a multiple of 32 between 128 and 4096 (e.g. {lo} or {hi}), "
-                f"got {self.det_size!r}"
+                f"det_size: expected a multiple of 32 between 128 and 4096 "
+                f"(e.g. {lo}{f' or {hi}' if hi != lo else ''}), got {self.det_size!r}"
             )
         object.__setattr__(self, "det_size", size)
         if self.det_sizes is None:

@@ -13,12 +13,13 @@ import numbers
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from typing import Callable
 
 import av
 
-from ..errors import ConfigError
+from ..errors import ConfigError, EncoderError
 
-__all__ = ["EncodeConfig", "EncoderPlan", "plan_encoder"]
+__all__ = ["Container", "EncodeConfig", "EncoderPlan", "plan_encoder"]
 
 #: Decoder codec name -> encoders to try, in order.
 FAMILY: dict[str, tuple[str, ...]] = {
@@ -41,8 +42,31 @@ FAMILY: dict[str, tuple[str, ...]] = {
 #: Default constant-quality value per encoder (visually transparent on our clips, see README).
 DEFAULT_CRF: dict[str, int] = {"libx264": 18, "libx265": 20, "libvpx-vp9": 24, "libvpx": 8,
                                "libsvtav1": 27, "libaom-av1": 24}
+#: Constant-quality values each encoder takes (x264/x265: 0..51, VP8/VP9 and AV1: 0..63; SVT-AV1
+#: has no lossless CRF 0).
+CRF_RANGE: dict[str, tuple[int, int]] = {"libx264": (0, 51), "libx265": (0, 51),
+                                         "libvpx-vp9": (0, 63), "libvpx": (0, 63),
+                                         "libsvtav1": (1, 63), "libaom-av1": (0, 63)}
 #: Encoders whose speed/quality trade-off is a named preset, and its default.
 DEFAULT_PRESET: dict[str, str] = {"libx264": "medium", "libx265": "medium", "libsvtav1": "8"}
+_X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                 "slower", "veryslow", "placebo")
+#: The presets each encoder takes: names, or an (inclusive) range of numbers. Checked before
+#: anything runs, because x264 prints its own complaint on stderr when it gets another one.
+PRESETS: dict[str, tuple[str, ...] | range] = {"libx264": _X26X_PRESETS, "libx265": _X26X_PRESETS,
+                                               "libsvtav1": range(-1, 14)}
+#: Encoders without a speed preset (their speed has other knobs): ``preset`` is refused for them.
+NO_PRESET = frozenset({"libvpx", "libvpx-vp9", "libaom-av1", "librav1e", "mpeg1video",
+                       "mpeg2video", "mpeg4", "msmpeg4", "h263", "mjpeg", "prores_ks",
+                       "libtheora", "ffv1", "gif"})
+#: Encoders tried, in order, when the output container cannot hold the source's family (after
+#: the container's own default).
+FALLBACK: tuple[str, ...] = ("libx264", "libvpx-vp9", "libsvtav1", "libaom-av1", "librav1e",
+                             "libx265", "libvpx", "mpeg4", "mpeg2video", "mpeg1video",
+                             "libtheora", "mjpeg")
+#: Encoders that refuse odd sizes in a subsampled pixel format: frames get a repeated last
+#: column/row instead (the summary says so).
+EVEN_SIZES = frozenset({"libx264", "libx265", "libsvtav1"})
 #: Encoders that need timestamps in 1/fps units (their bitstream counts pictures).
 PICTURE_CLOCK = {"mpeg1video", "mpeg2video", "libtheora"}
 #: Encoders whose time base denominator must fit 16 bits (else they get a 1/fps clock).
@@ -86,6 +110,10 @@ class EncodeConfig:
                 raise ConfigError(f"codec {self.codec!r}: not a video encoder (it encodes {kind})")
         if self.crf is not None and not 0 <= self.crf <= 63:
             raise ConfigError(f"crf {self.crf}: expected a number in 0..63")
+        if self.codec is not None:  # the encoder is known: its ranges are checked at once
+            if self.bitrate is None:
+                check_crf(self.codec, self.crf)
+            check_preset(self.codec, self.preset)
         if self.bitrate is not None:
             if isinstance(self.bitrate, bool) or not isinstance(self.bitrate, numbers.Integral):
                 raise ConfigError(f"bitrate {self.bitrate!r}: expected a whole number of bit/s")
@@ -95,6 +123,36 @@ class EncodeConfig:
                 raise ConfigError(f"bitrate {self.bitrate}: expected at most {MAX_BITRATE} bit/s")
         if self.threads < 0:
             raise ConfigError(f"encoder threads {self.threads}: expected >= 0")
+
+
+def check_crf(encoder: str, crf: float | None) -> None:
+    """Raise ConfigError when ``encoder`` does not take the constant quality ``crf``."""
+    lo_hi = CRF_RANGE.get(encoder)
+    if crf is not None and lo_hi and not lo_hi[0] <= crf <= lo_hi[1]:
+        raise ConfigError(f"crf {crf:g}: {encoder} takes {lo_hi[0]}..{lo_hi[1]} "
+                          "(lower is better and larger)")
+
+
+def check_preset(encoder: str, preset: str | None) -> None:
+    """Raise ConfigError when ``encoder`` has no preset ``preset`` (encoders this module does not
+    know are left to FFmpeg)."""
+    if preset is None:
+        return
+    if encoder in NO_PRESET:
+        raise ConfigError(f"preset {preset!r}: {encoder} has no speed presets")
+    known = PRESETS.get(encoder)
+    if known is None:
+        return
+    if isinstance(known, range):
+        try:
+            ok = int(str(preset)) in known
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"preset {preset!r}: {encoder} takes a number in "
+                              f"{known.start}..{known.stop - 1} (lower is slower and better)")
+    elif str(preset) not in known:
+        raise ConfigError(f"preset {preset!r}: {encoder} takes {', '.join(known)}")
 
 
 def parse_bitrate(text: str) -> int:
@@ -124,8 +182,29 @@ def parse_bitrate(text: str) -> int:
 
 
 @dataclass(frozen=True)
+class Container:
+    """The output container, as far as the choice of encoder needs it.
+
+    Attributes:
+        name: FFmpeg's name of the format (``mp4``, ``webm``...), for messages.
+        accepts: whether the container can hold what the named encoder writes.
+        default_codec: the format's own default video codec (FFmpeg codec name, ``vp9`` for
+            WebM), tried first when the source's family does not fit; None if it has none.
+    """
+
+    name: str
+    accepts: Callable[[str], bool]
+    default_codec: str | None = None
+
+
+@dataclass(frozen=True)
 class EncoderPlan:
-    """The resolved encoder: what will be opened, with which options."""
+    """The resolved encoder: what will be opened, with which options.
+
+    ``size`` is the picture size the encoder gets: the source's, or one column/row more where
+    the encoder needs even sizes (see :data:`EVEN_SIZES`). ``pix_fmt`` ``pal8`` means a palette
+    per frame (GIF), made from the frame's own colours.
+    """
 
     encoder: str
     pix_fmt: str
@@ -134,6 +213,7 @@ class EncoderPlan:
     time_base: Fraction
     picture_clock: bool
     notes: tuple[str, ...]
+    size: tuple[int, int] = (0, 0)
 
 
 def _encoder_exists(name: str) -> bool:
@@ -144,16 +224,48 @@ def _encoder_exists(name: str) -> bool:
         return False
 
 
-def _pick_encoder(source_codec: str, config: EncodeConfig) -> tuple[str, list[str]]:
+def _default_encoder(codec: str | None) -> str | None:
+    try:
+        return av.codec.Codec(codec, "w").name if codec else None
+    except Exception:
+        return None
+
+
+def _pick_encoder(source_codec: str, config: EncodeConfig,
+                  container: Container | None) -> tuple[str, list[str]]:
     notes: list[str] = []
+    fits = container.accepts if container is not None else (lambda name: True)
     if config.codec:
+        if not fits(config.codec):
+            raise ConfigError(f"codec {config.codec!r}: the {container.name} format cannot hold "
+                              "it; choose another codec or output format")
         return config.codec, notes
-    candidates = FAMILY.get(source_codec, (source_codec,))
-    for name in candidates:
-        if _encoder_exists(name):
+    family = [n for n in FAMILY.get(source_codec, (source_codec,)) if _encoder_exists(n)]
+    for name in family:
+        if fits(name):
             return name, notes
-    notes.append(f"no {source_codec} encoder in this FFmpeg build: using libx264")
-    return "libx264", notes
+    if not family:
+        order = ("libx264", _default_encoder(container and container.default_codec), *FALLBACK)
+        reason = f"no {source_codec} encoder in this FFmpeg build"
+    else:
+        order = (_default_encoder(container.default_codec), *FALLBACK)
+        reason = f"{container.name} cannot hold {source_codec}"
+    for name in order:
+        if name and _encoder_exists(name) and fits(name):
+            notes.append(f"{reason}: using {name}")
+            return name, notes
+    where = f"the {container.name} format" if container is not None else "this FFmpeg build"
+    raise EncoderError(f"{reason}, and no video encoder of this FFmpeg build fits {where}: "
+                       "choose another output format")
+
+
+def _palette_filters() -> bool:
+    try:
+        av.filter.Filter("palettegen")
+        av.filter.Filter("paletteuse")
+        return True
+    except Exception:
+        return False
 
 
 def _pick_pix_fmt(encoder: str, src_fmt: str) -> tuple[str, list[str]]:
@@ -163,6 +275,18 @@ def _pick_pix_fmt(encoder: str, src_fmt: str) -> tuple[str, list[str]]:
         return src_fmt, []
     src = av.VideoFormat(src_fmt)
     bits = max(c.bits for c in src.components)
+    colour = len([c for c in src.components if not c.is_alpha]) > 1 or src.name.startswith("pal")
+    if "pal8" in supported and colour and _palette_filters():
+        # GIF and kin: a palette per frame, made from its own colours (FFmpeg's palettegen).
+        return "pal8", []
+    if colour and not src.name.startswith("yuv"):
+        # RGB or palette pictures into a YUV encoder: the 4:2:0 every player decodes.
+        for name in ("yuv420p" if bits <= 8 else "yuv420p10le", "yuv420p"):
+            if name in supported:
+                return name, [f"{encoder} cannot encode {src_fmt}: converted to {name}"]
+    if colour:  # never drop the colour of a colour picture
+        supported = [n for n in supported if len(av.VideoFormat(n).components) > 1
+                     or n.startswith("pal")] or supported
 
     def score(name: str) -> tuple:
         f = av.VideoFormat(name)
@@ -184,11 +308,33 @@ def plan_encoder(
     width: int,
     height: int,
     config: EncodeConfig,
+    container: Container | None = None,
 ) -> EncoderPlan:
-    """Choose encoder, pixel format, rate control and time base for the output stream."""
-    encoder, notes = _pick_encoder(source_codec, config)
+    """Choose encoder, pixel format, rate control and time base for the output stream.
+
+    With ``container``, the encoder is one the container can hold: the source's family if it
+    fits, else the container's default, else the first of :data:`FALLBACK` that fits (a note
+    says so).
+
+    Raises:
+        ConfigError: ``config``'s crf or preset is not one the chosen encoder takes, or its
+            codec does not fit the container.
+        EncoderError: no encoder of this FFmpeg build fits the container.
+    """
+    encoder, notes = _pick_encoder(source_codec, config, container)
+    check_preset(encoder, config.preset)
+    if not config.bitrate:
+        check_crf(encoder, config.crf)
     pix_fmt, more = _pick_pix_fmt(encoder, src_pix_fmt)
     notes += more
+    size = (width, height)
+    probe = av.VideoFormat(pix_fmt, 64, 64)
+    if encoder in EVEN_SIZES and len(probe.components) > 1 and not probe.is_rgb:
+        sub_w, sub_h = 64 // probe.components[1].width, 64 // probe.components[1].height
+        size = (-(-width // sub_w) * sub_w, -(-height // sub_h) * sub_h)
+        if size != (width, height):
+            notes.append(f"{encoder} {pix_fmt} needs even sizes: {width}x{height} padded to "
+                         f"{size[0]}x{size[1]} (last column/row repeated)")
     options: dict[str, str] = {}
     bit_rate = None
     max_bit_rate = None
@@ -231,4 +377,4 @@ def plan_encoder(
         tb = Fraction(1, 1) / Fraction(rate).limit_denominator(1001)
     elif picture_clock:
         tb = Fraction(1, 25)
-    return EncoderPlan(encoder, pix_fmt, options, bit_rate, tb, picture_clock, tuple(notes))
+    return EncoderPlan(encoder, pix_fmt, options, bit_rate, tb, picture_clock, tuple(notes), size)

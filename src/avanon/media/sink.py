@@ -7,22 +7,31 @@ copied packets that arrive before it are held back until then.
 
 from __future__ import annotations
 
+import io
 import logging
+import math
 from dataclasses import dataclass, field
 
 import av
 
 from ..errors import EncoderError, OutputError, PipelineError
-from .encode import EncodeConfig, EncoderPlan, plan_encoder
+from .convert import FrameConverter
+from .encode import Container, EncodeConfig, EncoderPlan, plan_encoder
 from .metadata import split_metadata
 from .source import MediaSource, display_matrix_of
 
-__all__ = ["MediaSink", "SinkReport"]
+__all__ = ["MediaSink", "SinkReport", "container_of", "open_output"]
 
 log = logging.getLogger(__name__)
 
 #: Copied packets held back while waiting for the first video frame, at most.
 MAX_PENDING = 20000
+#: The ISO-BMFF muxers (their moov index is written at the end, by seeking back).
+MOV_FAMILY = frozenset({"mp4", "mov", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"})
+#: movflags for a stream that cannot seek (stdout): fragments, with the moov written after the
+#: first fragment so that it still holds every track's start (edit lists), which an empty moov
+#: written up front cannot (the start of B-frame video and of AAC priming would be lost).
+FRAGMENTED = ("frag_keyframe", "delay_moov", "default_base_moof")
 
 
 @dataclass
@@ -46,6 +55,7 @@ class MediaSink:
         keep_metadata: keep identifying tags too.
         keep_other_video: copy video streams other than the anonymized one (they are NOT
             anonymized, so by default they are dropped).
+        name: how messages name the output (the destination ``path`` is a temporary file for).
     """
 
     def __init__(
@@ -57,17 +67,16 @@ class MediaSink:
         format_name: str | None = None,
         keep_metadata: bool = False,
         keep_other_video: bool = False,
+        name: str | None = None,
     ):
         self.source = source
         self.config = config
         self.report = SinkReport()
-        # MPEG-PS muxers push every timestamp up by a 0.5 s "preload" unless told not to.
-        options = {"preload": "0"} if (format_name or path).rsplit(".", 1)[-1].lower() in (
-            "mpg", "mpeg", "vob", "dvd", "svcd", "vcd", "m2p", "ps") else {}
-        try:
-            self.out = av.open(path, "w", format=format_name, options=options)
-        except (av.FFmpegError, ValueError) as exc:
-            raise OutputError(f"cannot write {path}: {exc}") from exc
+        self.name = name or path
+        self._to_pipe = path.startswith("pipe:")
+        self.out = open_output(path, format_name, self.name)
+        self._converter: FrameConverter | None = None
+        self._keys: dict[int | None, bool] = {}
         self._keep_metadata = keep_metadata
         self._pending: list[av.Packet] = []
         self._started = False
@@ -116,7 +125,7 @@ class MediaSink:
         self._planned_fmt = _software_format(cc)
         self._plan = plan_encoder(info.codec, self._planned_fmt or "yuv420p", info.time_base,
                                   info.average_rate, info.bit_rate, info.width, info.height,
-                                  self.config)
+                                  self.config, container_of(self.out))
         return self._plan.encoder
 
     def _copy_stream_props(self, src, dst) -> None:
@@ -141,15 +150,19 @@ class MediaSink:
         """Configure and open the encoder from the first frame, write the header, then the backlog."""
         plan = self._require_plan()
         cc = self.video.codec_context
-        cc.width = first.width
-        cc.height = first.height
         fmt = first.format.name
-        if self._planned_fmt is None and fmt != self._plan.pix_fmt:
-            # The stream did not say its pixel format up front: plan again from the frame.
-            plan = plan_encoder(self.source.info.codec, fmt, self.source.info.time_base,
-                                self.source.info.average_rate, self.source.info.bit_rate,
-                                first.width, first.height, self.config)
+        info = self.source.info
+        if ((self._planned_fmt is None and fmt != self._plan.pix_fmt)
+                or (first.width, first.height) != (info.width, info.height)):
+            # The stream did not say its pixel format (or size) up front: plan again from the
+            # frame.
+            plan = plan_encoder(info.codec, self._planned_fmt or fmt, info.time_base,
+                                info.average_rate, info.bit_rate, first.width, first.height,
+                                self.config, container_of(self.out))
             self._plan = plan
+        cc.width, cc.height = plan.size
+        self._converter = FrameConverter(fmt, first.width, first.height, first.time_base or
+                                         self.source.info.time_base, plan.pix_fmt, plan.size)
         cc.pix_fmt = plan.pix_fmt
         cc.time_base = plan.time_base
         self.video.time_base = self.source.info.time_base
@@ -179,15 +192,31 @@ class MediaSink:
             self.video.set_display_matrix(matrix)
         self.out.metadata.clear()
         self.out.metadata.update(self._container_metadata)
-        if self.out.format.name in ("mp4", "mov") or "mp4" in self.out.format.name:
+        fmt_name = self.out.format.name
+        if fmt_name in MOV_FAMILY or "mp4" in fmt_name:
+            flags = []
             if any("." in k for k in self._container_metadata):
-                self.out.options = {**self.out.options, "movflags": "use_metadata_tags"}
+                flags.append("use_metadata_tags")
+            if self._to_pipe and fmt_name != "ismv" and FRAGMENTED:
+                flags += FRAGMENTED
+                self.report.notes.append(f"fragmented {fmt_name} (stdout cannot seek)")
+            options = self.out.container_options  # the muxer's, at the header
+            if flags:
+                options["movflags"] = "+".join(flags)
+            timescale = self._movie_timescale()
+            if timescale:
+                options["movie_timescale"] = str(timescale)
         try:
-            self.out.start_encoding()
+            _write_header(self.out)
         except (av.FFmpegError, ValueError) as exc:
+            if self._to_pipe and getattr(exc, "needs_seeking", False):
+                raise OutputError(
+                    f"cannot write {fmt_name} to {self.name}: the {fmt_name} muxer needs a "
+                    "seekable output; write to a file, or use --format matroska or mpegts "
+                    "for stdout") from exc
             raise EncoderError(
-                f"cannot open encoder {plan.encoder} ({plan.pix_fmt}, {first.width}x{first.height}) "
-                f"or write the {self.out.format.name} header: {exc}"
+                f"cannot open encoder {plan.encoder} ({plan.pix_fmt}, {cc.width}x{cc.height}) "
+                f"or write the {fmt_name} header: {exc}"
             ) from exc
         self.report.encoder = plan.encoder
         self.report.pix_fmt = plan.pix_fmt
@@ -196,6 +225,29 @@ class MediaSink:
         for pkt in self._pending:
             self._mux(pkt)
         self._pending.clear()
+
+    def _movie_timescale(self) -> int | None:
+        """A movie time scale in which every track's start is exact.
+
+        The MP4 muxer writes a track that starts late (audio 0.020998 s after the video) as an
+        empty edit in the movie time scale, rounded down: at its default of 1/1000 s the copied
+        audio would start 1 ms early. A multiple of every track's time scale keeps it exact.
+        """
+        scales = []
+        for index in self._map:
+            stream = self.source.container.streams[index]
+            tb = stream.time_base
+            if stream.type == "audio" and getattr(stream.codec_context, "sample_rate", 0):
+                scales.append(stream.codec_context.sample_rate)
+            if tb:
+                den = tb.denominator
+                while stream.type == "video" and den < 10000:
+                    den *= 2  # what the muxer does to a coarse video clock
+                scales.append(den)
+        if not scales:
+            return None
+        scale = math.lcm(*scales)
+        return scale if scale <= 2**31 - 1 else None
 
     # -- writing --------------------------------------------------------------------------
     def copy(self, packet: av.Packet) -> None:
@@ -218,12 +270,12 @@ class MediaSink:
         """Encode one anonymized frame (its pts is the source frame's, in the source time base)."""
         if not self._started:
             self._start(frame)
+        self._keys[frame.pts] = bool(frame.key_frame)
+        for converted in self._converter.convert(frame):
+            self._encode(converted)
+
+    def _encode(self, frame: av.VideoFrame) -> None:
         plan = self._require_plan()
-        if frame.format.name != plan.pix_fmt:
-            converted = frame.reformat(format=plan.pix_fmt)
-            converted.pts = frame.pts
-            converted.time_base = frame.time_base
-            frame = converted
         src_tb = self.source.info.time_base
         src_pts = pts = frame.pts
         if plan.picture_clock and pts is not None:
@@ -245,7 +297,7 @@ class MediaSink:
             self._pts_map[pts] = src_pts
         self._last_pts = pts
         self._last_src_pts = src_pts
-        key = bool(frame.key_frame)
+        key = self._keys.pop(src_pts, bool(frame.key_frame))
         frame.pts = pts
         frame.time_base = plan.time_base
         frame.pict_type = av.video.frame.PictureType.I if (key and self.config.keyframes_from_source) \
@@ -299,6 +351,8 @@ class MediaSink:
         if not self._started:
             raise PipelineError(f"video stream #{self.source.video.index} has no decodable frame")
         try:
+            for frame in self._converter.flush():
+                self._encode(frame)
             for p in self.video.encode(None):
                 self._mux(self._restore_pts(p))
         except av.FFmpegError as exc:
@@ -310,6 +364,80 @@ class MediaSink:
             self.out.close()
         except Exception:
             pass
+
+
+def open_output(path: str, format_name: str | None, name: str | None = None):
+    """An output container for ``path`` (nothing is created before its header is written).
+
+    Raises:
+        OutputError: no such format, or none for ``path``'s extension (message names ``name``).
+    """
+    name = name or path
+    # MPEG-PS muxers push every timestamp up by a 0.5 s "preload" unless told not to.
+    options = {"preload": "0"} if (format_name or path).rsplit(".", 1)[-1].lower() in (
+        "mpg", "mpeg", "vob", "dvd", "svcd", "vcd", "m2p", "ps") else {}
+    try:
+        return av.open(path, "w", format=format_name, options=options)
+    except (av.FFmpegError, ValueError) as exc:
+        if format_name:
+            why = f"no output format {format_name!r} in this FFmpeg build"
+        elif "." in name.rsplit("/", 1)[-1]:
+            why = (f"no output format for the extension '.{name.rsplit('.', 1)[-1]}' "
+                   "(name one with --format)")
+        else:
+            why = "no extension to choose the output format by (name one with --format)"
+        if not isinstance(exc, ValueError) or "format" not in str(exc).lower():
+            why = str(exc)
+        raise OutputError(f"cannot write {name}: {why}") from exc
+
+
+def container_of(out) -> Container:
+    """What an opened output container can hold, for :func:`~avanon.media.encode.plan_encoder`.
+
+    Asks PyAV the very question its ``add_stream`` asks, on a scratch container of the same
+    format (so nothing is added to ``out``).
+    """
+    fmt = out.format.name
+    cache: dict[str, bool] = {}
+
+    def accepts(encoder: str) -> bool:
+        if encoder not in cache:
+            scratch = av.open(io.BytesIO(), "w", format=fmt)
+            try:
+                scratch.add_stream(encoder)
+                cache[encoder] = True
+            except ValueError:
+                cache[encoder] = False
+            except Exception:  # no such encoder here: it cannot be chosen anyway
+                cache[encoder] = False
+            finally:
+                scratch.close()
+        return cache[encoder]
+
+    default = out.default_video_codec
+    return Container(fmt, accepts, None if default in (None, "none") else default)
+
+
+def _write_header(out) -> None:
+    """Open the encoders and write the header. A failure is raised with ``needs_seeking`` set
+    when the muxer refused because the output cannot seek: FFmpeg says so only in its log, which
+    PyAV drops unless asked, so FFmpeg's error lines are captured (from every thread, and for
+    this call only: none of them reaches the console)."""
+    old = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    error = None
+    try:
+        with av.logging.Capture(local=False) as logs:
+            try:
+                out.start_encoding()
+            except (av.FFmpegError, ValueError) as exc:
+                error = exc
+    finally:
+        av.logging.set_level(old)
+    if error is not None:
+        said = " ".join(str(line[-1]) for line in logs) + " " + str(error)
+        error.needs_seeking = "non seekable" in said or "non-seekable" in said
+        raise error
 
 
 def _software_format(cc) -> str | None:

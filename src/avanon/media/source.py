@@ -113,6 +113,9 @@ class MediaSource:
             frames=self.video.frames or 0,
         )
         self.decode_errors = 0
+        #: Video packets demuxed, and where the latest packet of any stream ended (seconds).
+        self.video_packets = 0
+        self._end: float | None = None
         #: The display matrix of the first decoded frame (None before it, or when it has none):
         #: the sink writes it, since a masked frame may no longer carry its side data.
         self.display_matrix: tuple[int, ...] | None = None
@@ -125,10 +128,41 @@ class MediaSource:
 
     def demux(self) -> Iterator[av.Packet]:
         """Every packet of every stream, in file order (flush packets of the video stream included)."""
+        vi = self.video.index
         try:
-            yield from self.container.demux()
+            for packet in self.container.demux():
+                if packet.pts is not None and packet.time_base:
+                    end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                    if self._end is None or end > self._end:
+                        self._end = end
+                if packet.size and packet.stream.index == vi:
+                    self.video_packets += 1
+                yield packet
         except av.FFmpegError as exc:
             raise InputError(f"cannot demux {self.path}: {_ffmsg(exc)}") from exc
+
+    def ended_early(self) -> str | None:
+        """After demuxing to the end: why the input looks cut short, or None.
+
+        A file cut off (a copy interrupted, a camera without power) still demuxes up to the cut
+        and FFmpeg stops without an error. Two signs tell it: fewer video packets than the
+        container's index lists (MP4, AVI), or packets ending well before the duration its
+        header states (Matroska, MP4): more than 0.5 s and 2 % of it.
+        """
+        duration = self.container.duration
+        if self._end is None or not duration:
+            return None
+        stated = ((self.container.start_time or 0) + duration) / 1e6
+        gap = stated - self._end
+        rate = float(self.info.average_rate or 25)
+        declared = self.info.frames
+        if declared and self.video_packets < declared and gap > 0.5 / rate:
+            return (f"the input ended early: {self.video_packets} of the {declared} video frames "
+                    f"its index lists were there (truncated file?)")
+        if gap > max(0.5, 0.02 * stated):
+            return (f"the input ended early: at {self._end:.2f} s of the {stated:.2f} s its "
+                    f"header states (truncated file?)")
+        return None
 
     def decode(self, packet: av.Packet | None) -> list[av.VideoFrame]:
         """Decode one video packet (None flushes). A packet that fails to decode is counted and
