@@ -203,6 +203,10 @@ def _run(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"avanon: error: {_as_cli(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    from .cli_files import dispatch
+    code = dispatch(parser, args, config)  # photos and folders
+    if code is not None:
+        return code
     src = "pipe:0" if args.input == "-" else args.input
     dst = "pipe:1" if args.output == "-" else args.output
     if dst == "pipe:1" and not args.format:
