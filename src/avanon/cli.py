@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--detections", metavar="FILE.json",
                    help="render the boxes of this (reviewed) detections file instead of running "
                         "the detectors; see 'avanon detect'")
+    o.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="folders: files processed at once, each in its own process (default 1)")
+    o.add_argument("--resume", action="store_true",
+                   help="folders: skip files whose output is already there (complete)")
     o.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--version", action="version", version=f"avanon {__version__}")
     return p

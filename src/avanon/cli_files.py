@@ -18,10 +18,21 @@ VIDEO_ONLY = ("codec", "crf", "bitrate", "preset", "hwaccel", "format", "keep_ot
               "no_motion")
 
 
+#: Options that make no sense for a folder.
+FILE_ONLY = ("format", "export_detections", "detections")
+#: Options that make sense for a folder only.
+FOLDER_ONLY = ("jobs", "resume")
+
+
 def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, config) -> int | None:
-    """Run IN if it is an image (or a folder); None when it is for the video path."""
+    """Run IN if it is an image or a folder; None when it is for the video path."""
     from .media.image import anonymize_image, image_kind
 
+    if args.input != "-" and Path(args.input).is_dir():
+        return _folder(parser, args, config)
+    given = _given(parser, args, FOLDER_ONLY)
+    if given:
+        parser.error(f"{', '.join(given)}: only for a folder input")
     if args.input == "-" or not Path(args.input).is_file() or image_kind(args.input) is None:
         return None
     given = _given(parser, args, VIDEO_ONLY)
@@ -35,3 +46,36 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, config) 
     if not args.quiet:
         print(summary.line(), file=sys.stderr)
     return 0
+
+
+def _folder(parser: argparse.ArgumentParser, args: argparse.Namespace, config) -> int:
+    from .batch import anonymize_folder
+
+    given = _given(parser, args, FILE_ONLY)
+    if given:
+        parser.error(f"{', '.join(given)}: not for a folder input")
+    if args.output == "-":
+        parser.error("a folder input needs an output folder instead of '-'")
+    if args.jobs < 1:
+        parser.error(f"--jobs: expected an integer >= 1, got {args.jobs}")
+    show = _batch_progress() if (not args.quiet and sys.stderr.isatty()) else None
+    summary = anonymize_folder(args.input, args.output, config, jobs=args.jobs,
+                               resume=args.resume, overwrite=args.overwrite, progress=show)
+    if show is not None:
+        sys.stderr.write("\n")
+    lines = summary.lines()
+    for line in lines if not args.quiet else lines[1:1 + len(summary.of("failed"))]:
+        print(line, file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def _batch_progress():
+    def show(p) -> None:
+        rate = p.frames / p.elapsed if p.elapsed > 0 else 0.0
+        eta = f"ETA {max(0.0, (p.total_frames - p.frames) / rate):4.0f} s" \
+            if rate > 0 and p.total_frames else "ETA    ? s"
+        sys.stderr.write(f"\ravanon: files {p.files_done}/{p.files} | frames "
+                         f"{p.frames}/{p.total_frames or '?'} | {eta} ")
+        sys.stderr.flush()
+
+    return show
