@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -12,10 +13,11 @@ import pytest
 
 import avanon
 from avanon.mask.config import MaskConfig
+from avanon.mask.masker import PlaneMasker
 from avanon.review import detect_to_file
 from avanon.sidecar import FORMAT, VERSION, DetectionsFileError
 from mediafactory import make_clip
-from probe import video_frames
+from probe import psnr, video_frames
 from support import BoxDetector
 
 
@@ -89,12 +91,36 @@ def test_unedited_round_trip_gives_identical_pixels_lossless(exported, ffv1, tmp
         json.loads(sidecar.read_text())["frames"]
 
 
-def test_unedited_round_trip_gives_identical_pixels_x264_vfr_rotated(clips, tmp_path):
+class HashingMasker(PlaneMasker):
+    """The real masker, recording a digest of every frame it hands on to the encoder."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.digests = []
+
+    def apply(self, frame, dets):
+        out = super().apply(frame, dets)
+        visible = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width]
+                   for p in out.planes]  # (the padding of each row holds garbage)
+        self.digests.append((out.pts, hashlib.sha256(b"".join(
+            v.tobytes() for v in visible)).hexdigest()))
+        return out
+
+
+def test_unedited_round_trip_gives_identical_frames_to_x264_vfr_rotated(clips, tmp_path):
     src = clips["mp4"].path
     a, b, sidecar = tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "a.json"
-    avanon.anonymize(src, a, tracked("blur"), detector=detector(), export_detections=sidecar)
-    avanon.anonymize(src, b, tracked("blur"), detections=sidecar)
-    assert_same_pictures(a, b)
+    cfg = tracked("blur")
+    ma, mb = HashingMasker(cfg.mask), HashingMasker(cfg.mask)
+    avanon.anonymize(src, a, cfg, detector=detector(), export_detections=sidecar, masker=ma)
+    avanon.anonymize(src, b, cfg, detections=sidecar, masker=mb)
+    # what reaches the encoder is identical, frame for frame ...
+    assert len(ma.digests) == 30 and ma.digests == mb.digests
+    # ... but libx264 itself was seen to vary slightly between two encodes of the same
+    # frames when the CPU is contended (the full suite on 2 shared cores), so its decoded output
+    # is compared within that; the lossless test above compares decoded pixels exactly.
+    for (pa, fa), (pb, fb) in zip(planes(a), planes(b)):
+        assert pa == pb and psnr(fa[0], fb[0]) > 40
 
 
 def test_a_different_mask_setting_changes_the_pixels(exported, ffv1, tmp_path):
