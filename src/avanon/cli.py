@@ -152,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--keep-other-video", action="store_true",
                    help="copy other video streams as they are (they are NOT anonymized)")
     o.add_argument("--export-detections", metavar="FILE.json", help="write every frame's boxes to a JSON file")
+    o.add_argument("--detections", metavar="FILE.json",
+                   help="render the boxes of this (reviewed) detections file instead of running "
+                        "the detectors; see 'avanon detect'")
+    o.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="folders: files processed at once, each in its own process (default 1)")
+    o.add_argument("--resume", action="store_true",
+                   help="folders: skip files whose output is already there (complete)")
     o.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--version", action="version", version=f"avanon {__version__}")
     return p
@@ -220,7 +227,13 @@ def _progress_printer():
 def _run(argv: list[str]) -> int:
     if argv and argv[0] == "models":
         return models_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    if argv and argv[0] == "detect":
+        from .cli_review import detect_main
+        return detect_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .cli_review import refuse_with_detections
+    refuse_with_detections(parser, args)
     from .pipeline import anonymize
 
     try:
@@ -228,6 +241,10 @@ def _run(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"avanon: error: {_as_cli(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
+    from .cli_files import dispatch
+    code = dispatch(parser, args, config)  # photos and folders
+    if code is not None:
+        return code
     src = "pipe:0" if args.input == "-" else args.input
     dst = "pipe:1" if args.output == "-" else args.output
     if dst == "pipe:1" and not args.format:
@@ -238,7 +255,7 @@ def _run(argv: list[str]) -> int:
                         format="avanon: %(message)s")
     summary = anonymize(src, dst, config, overwrite=args.overwrite,
                         export_detections=args.export_detections, progress=show,
-                        format_name=args.format)
+                        format_name=args.format, detections=args.detections)
     if show is not None:
         sys.stderr.write("\n")
     if not args.quiet:

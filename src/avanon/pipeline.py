@@ -20,10 +20,11 @@ from typing import Callable
 
 import av
 
+from . import sidecar
 from .anonymizer import Anonymizer
 from .config import Config
 from .detections import CLASS_NAMES, Detections
-from .errors import AvanonError, OutputError, PipelineError
+from .errors import AvanonError, ConfigError, OutputError, PipelineError
 from .media.output import check_destination, check_sidecar, name_output, publish, temp_beside
 from .media.sink import MediaSink
 from .media.source import MediaSource
@@ -93,24 +94,12 @@ class _DetectionsWriter:
         self.fh = open(self.tmp, "w", encoding="utf-8")
         self.tb = source.info.time_base
         self.first = True
-        header = {
-            "input": source.path,
-            "video_stream": source.video.index,
-            "width": source.info.width,
-            "height": source.info.height,
-            "time_base": f"{self.tb.numerator}/{self.tb.denominator}",
-            "coordinates": "x0,y0,x1,y1 in pixels of the coded picture (before display rotation)",
-            "classes": list(CLASS_NAMES),
-        }
+        header = sidecar.header(source.path, source.video.index, source.info.width,
+                                source.info.height, self.tb)
         self.fh.write(json.dumps(header)[:-1] + ', "frames": [\n')
 
     def __call__(self, dets: Detections) -> None:
-        rec = {
-            "frame": dets.frame_index,
-            "pts": dets.pts,
-            "time": None if dets.pts is None else round(float(dets.pts * self.tb), 6),
-            "objects": dets.to_records(),
-        }
+        rec = sidecar.frame_record(dets, self.tb)
         self.fh.write(("" if self.first else ",\n") + json.dumps(rec))
         self.first = False
 
@@ -276,6 +265,7 @@ def anonymize(
     export_detections: str | os.PathLike | None = None,
     progress: Callable[[Progress], None] | None = None,
     format_name: str | None = None,
+    detections: str | os.PathLike | None = None,
 ) -> RunSummary:
     """Anonymize ``src`` into ``dst``.
 
@@ -290,6 +280,8 @@ def anonymize(
         progress: called about twice a second with a :class:`Progress`.
         format_name: output container format (FFmpeg's name); needed when ``dst`` is stdout
             (``-``), where ``mp4``/``mov`` are written as fragmented MP4.
+        detections: render the boxes of this detections file (see :mod:`avanon.sidecar`)
+            instead of detecting and tracking; ``config.mask`` still applies.
 
     Output files are regular files only, written beside ``dst`` and renamed when complete,
     with the umask's mode (or the mode of the file they replace); see
@@ -303,6 +295,10 @@ def anonymize(
         avanon.AvanonError: (one of its leaves) for bad input, options, output or a failed stage.
     """
     config = config or Config()
+    if detections is not None and (detector is not None or tracker is not None):
+        raise ConfigError("detections: a detections file replaces the detector and tracker; "
+                          "give one or the other")
+    dfile = sidecar.read_detections(detections) if detections is not None else None
     src_path, dst_path = Path(src), Path(dst)
     is_url = "://" in str(src) or str(src).startswith("pipe:")
     to_pipe = str(dst) in ("-", "pipe:1", "pipe:")
@@ -327,10 +323,14 @@ def anonymize(
         # written before a header), then the stages (and the models), before anything is written.
         MediaSink(str(dst), source, config.encode, **sink_options).abort()
         info = source.info
-        anon = Anonymizer.from_config(
-            config, frame_size=(info.width, info.height),
-            fps=float(info.average_rate) if info.average_rate else 25.0,
-            detector=detector, masker=masker, tracker=tracker)
+        if dfile is not None:
+            anon = sidecar.renderer(dfile, info.width, info.height, info.time_base, config,
+                                    masker=masker)
+        else:
+            anon = Anonymizer.from_config(
+                config, frame_size=(info.width, info.height),
+                fps=float(info.average_rate) if info.average_rate else 25.0,
+                detector=detector, masker=masker, tracker=tracker)
     except BaseException:
         source.close()
         raise
@@ -353,6 +353,8 @@ def anonymize(
         anon.on_detections = writer
         run = _Run(source, sink, progress, t0)
         run.execute(anon)
+        if dfile is not None:
+            anon.detector.finish(anon.frames_out)
         summary.time_to_first_frame = run.time_to_first_frame
         sink.finish()
         summary.frames = sink.frames_encoded

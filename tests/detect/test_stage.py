@@ -374,6 +374,20 @@ def test_large_frames_are_also_examined_in_native_tiles_in_turn():
     assert all(len(off.detect([frame], [i])[0]) == 0 for i in range(len(plan)))
 
 
+def test_every_tile_examines_all_tiles_of_one_frame_at_once():
+    """A still picture: the object is found on the first (and only) frame, whichever tile."""
+    for box in ((600, 300, 612, 312), (20, 20, 32, 32), (960, 560, 972, 572)):
+        frame = frame_with_red(600, 1000, box)
+        stage = DetectStage(DetectConfig(det_size=256), 0, detectors=[SizeFinder()],
+                            every_tile=True)
+        found = stage.detect([frame], [0])[0]
+        assert len(found) == 1, box
+        np.testing.assert_allclose(found.xyxy[0], box, atol=1.0)
+    one = DetectStage(DetectConfig(det_size=256), 0, detectors=[SizeFinder()])
+    assert not all(len(one.detect([frame_with_red(600, 1000, b)], [0])[0])
+                   for b in ((600, 300, 612, 312), (20, 20, 32, 32), (960, 560, 972, 572)))
+
+
 def test_each_class_gets_its_own_detector_input_size():
     face, plate = RedFinder("face"), RedFinder("plate")
     cfg = DetectConfig(det_size=256, det_sizes={"face": 512})

@@ -98,6 +98,8 @@ class DetectStage:
         detectors: image detectors to run instead of the real models (tests, custom models).
             Their boxes are still filtered by ``config.classes``, ``config.thresholds`` and
             ``config.plate_rules``.
+        every_tile: examine every native-resolution tile of each frame at once (a still
+            picture has no next frame to spread them over) instead of one per frame in turn.
 
     Raises:
         ModelNotFoundError, ModelError: building the real models failed.
@@ -114,8 +116,10 @@ class DetectStage:
         rotation: int | None = None,
         *,
         detectors: Sequence[ImageDetector] | None = None,
+        every_tile: bool = False,
     ) -> None:
         self.config = config
+        self.every_tile = every_tile
         self.rotation = rotation
         if detectors is None:
             detectors = build_detectors(config)
@@ -221,8 +225,9 @@ class DetectStage:
                         # downscaled frame is too coarse for is found within a few runs
                         n = self._next_tile.get(size, 0)
                         self._next_tile[size] = n + 1
-                        parts[i] += self._in_regions(frames[i], plan[n % len(plan)][None], size,
-                                                     k, models, list(wanted))
+                        regions = plan if self.every_tile else plan[n % len(plan)][None]
+                        parts[i] += self._in_regions(frames[i], regions, size, k, models,
+                                                     list(wanted))
             for i in members:
                 found = Detections.merge(parts[i])
                 found = found[found.scores >= min_score[found.class_ids]]

@@ -1,0 +1,296 @@
+"""Folders: ``avanon IN_DIR OUT_DIR`` anonymizes every video and photo of a tree into a mirror.
+
+Files are classed by extension (:data:`VIDEO_EXTENSIONS`, :data:`~avanon.media.image.
+IMAGE_EXTENSIONS`); anything else is skipped and listed. Each file runs in its own worker
+process (``jobs`` at a time), with :func:`avanon.anonymize` or
+:func:`~avanon.media.image.anonymize_image`, so one file's failure, crash or memory never
+touches another's. A file fails alone: its one-line reason goes in the summary and the others
+go on. Outputs are renamed into place only when complete, so with ``resume`` an output present
+at its final name is complete and its input is not run again.
+
+Threads: with ``jobs`` workers on a machine of C cores, each worker's onnxruntime and video
+encoder get ``max(1, C // jobs)`` threads (unless the config names a count), so the jobs share
+the cores instead of each one claiming all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .config import Config
+from .errors import AvanonError, ConfigError, OutputError
+from .media.image import IMAGE_EXTENSIONS
+
+__all__ = ["VIDEO_EXTENSIONS", "BatchProgress", "BatchSummary", "FileResult", "anonymize_folder",
+           "plan_folder"]
+
+#: Extensions treated as video (anything FFmpeg demuxes could be; these are the usual ones).
+VIDEO_EXTENSIONS = frozenset({
+    ".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".m2v", ".vob", ".ts",
+    ".m2ts", ".mts", ".flv", ".wmv", ".asf", ".3gp", ".3g2", ".ogv", ".mxf", ".dv", ".y4m",
+    ".gif"})
+_IMAGE = frozenset(e for exts in IMAGE_EXTENSIONS.values() for e in exts)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file of a folder run: ``status`` is ok, failed, skipped or done (``resume``)."""
+
+    src: str
+    status: str
+    reason: str = ""
+    frames: int = 0
+
+
+@dataclass
+class BatchSummary:
+    """What a folder run did."""
+
+    results: list[FileResult] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def of(self, status: str) -> list[FileResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.of("failed"))
+
+    def lines(self) -> list[str]:
+        """The summary: one line of counts, then one line per failed and skipped file."""
+        ok, failed, skipped, done = (self.of(s) for s in ("ok", "failed", "skipped", "done"))
+        frames = sum(r.frames for r in ok)
+        head = (f"avanon: {len(self.results)} files | {len(ok)} ok ({frames} frames) | "
+                f"{len(failed)} failed | {len(skipped)} skipped"
+                + (f" | {len(done)} already done" if done else "")
+                + f" | {self.elapsed:.1f} s")
+        return ([head] + [f"avanon: failed {r.src}: {r.reason}" for r in failed]
+                + [f"avanon: skipped {r.src}: {r.reason}" for r in skipped])
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a folder run stands (for a progress display)."""
+
+    files_done: int
+    files: int
+    frames: int
+    total_frames: int  # estimated from the containers
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class _Job:
+    src: Path
+    dst: Path
+    rel: str
+    kind: str  # "video" or "image"
+    frames: int  # estimated
+
+
+def _estimate_frames(path: Path) -> int:
+    """The video's frame count as the container states it (or duration x rate); 0 if unknown."""
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            v = c.streams.video[0]
+            if v.frames:
+                return int(v.frames)
+            rate = v.average_rate or v.guessed_rate
+            if c.duration and rate:
+                return int(c.duration / 1_000_000 * float(rate))
+    except Exception:  # unreadable: the run will say why
+        return 0
+    return 0
+
+
+def plan_folder(src_dir: str | os.PathLike, dst_dir: str | os.PathLike
+                ) -> tuple[list[_Job], list[FileResult]]:
+    """The jobs of a folder run (in path order) and the files skipped as not media.
+
+    Hidden files (a leading dot: avanon's own temporary outputs among them) and ``dst_dir``,
+    when it lies inside ``src_dir``, are not looked at.
+    """
+    src_dir, dst_dir = Path(src_dir).resolve(), Path(dst_dir).resolve()
+    jobs, skipped = [], []
+    for root, dirs, files in os.walk(src_dir):
+        here = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d) != dst_dir)
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = here / name
+            rel = str(path.relative_to(src_dir))
+            ext = path.suffix.lower()
+            if ext in VIDEO_EXTENSIONS:
+                jobs.append(_Job(path, dst_dir / rel, rel, "video", _estimate_frames(path)))
+            elif ext in _IMAGE:
+                jobs.append(_Job(path, dst_dir / rel, rel, "image", 1))
+            else:
+                skipped.append(FileResult(rel, "skipped", "not a video or image"))
+    return jobs, skipped
+
+
+def _threads(jobs: int, cores: int | None = None) -> int:
+    """Threads for each job's inference and encoder: the cores shared by the jobs."""
+    return max(1, (cores or os.cpu_count() or 1) // jobs)
+
+
+#: The worker process's run settings (set once by :func:`_init_worker`, in the worker only).
+_WORKER: dict = {}
+
+
+def _init_worker(config: Config, overwrite: bool, events, detector) -> None:
+    _WORKER.update(config=config, overwrite=overwrite, events=events, detector=detector)
+
+
+def _run_job(k: int, job: _Job) -> FileResult:
+    """Anonymize one file in a worker; every error becomes the result's one-line reason."""
+    from .media.image import anonymize_image
+    from .pipeline import anonymize
+
+    config, events = _WORKER["config"], _WORKER["events"]
+    try:
+        job.dst.parent.mkdir(parents=True, exist_ok=True)
+        if job.kind == "image":
+            summary = anonymize_image(job.src, job.dst, config, overwrite=_WORKER["overwrite"],
+                                      detector=_WORKER["detector"])
+        else:
+            summary = anonymize(job.src, job.dst, config, overwrite=_WORKER["overwrite"],
+                                detector=_WORKER["detector"],
+                                progress=lambda p: events.put((k, p.frames)))
+        events.put((k, summary.frames))
+        return FileResult(job.rel, "ok", frames=summary.frames)
+    except AvanonError as exc:
+        return FileResult(job.rel, "failed", str(exc).splitlines()[0])
+    except OSError as exc:
+        return FileResult(job.rel, "failed", f"{exc.strerror or exc}")
+    except Exception as exc:  # a bug: still this file only
+        return FileResult(job.rel, "failed", f"internal error: {type(exc).__name__}: {exc}")
+
+
+def anonymize_folder(
+    src_dir: str | os.PathLike,
+    dst_dir: str | os.PathLike,
+    config: Config | None = None,
+    *,
+    jobs: int = 1,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Callable[[BatchProgress], None] | None = None,
+    detector=None,
+) -> BatchSummary:
+    """Anonymize every video and photo under ``src_dir`` into the same tree under ``dst_dir``.
+
+    Args:
+        src_dir: the folder to read (never written to).
+        dst_dir: the mirror to write (created when missing; its parent must exist).
+        config: settings for every file (photos ignore the video-only ones).
+        jobs: files processed at once, each in its own process.
+        resume: skip files whose output is already there (complete: outputs are renamed
+            into place only when complete).
+        overwrite: replace existing outputs (otherwise such a file fails).
+        progress: called about five times a second, and once at the end, with a
+            :class:`BatchProgress`.
+        detector: a detector replacing the configured ones for every file (each worker
+            gets its own copy).
+
+    Returns:
+        A :class:`BatchSummary`; a failed file never raises.
+
+    Raises:
+        ConfigError: bad ``jobs``.
+        OutputError: ``dst_dir`` is ``src_dir``, is inside it as a file, or cannot be created.
+    """
+    t0 = time.perf_counter()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"jobs: expected an integer >= 1, got {jobs!r}")
+    src, dst = Path(src_dir), Path(dst_dir)
+    if not src.is_dir():
+        raise OutputError(f"input folder {src_dir} is not a folder")
+    if dst.resolve() == src.resolve():
+        raise OutputError(f"output folder {dst_dir} is the input folder: choose another one")
+    if dst.exists() and not dst.is_dir():
+        raise OutputError(f"output {dst_dir} is a file: a folder input needs an output folder")
+    if not dst.parent.exists():
+        raise OutputError(f"output folder {dst.parent} does not exist")
+    config = config or Config()
+    threads = _threads(jobs)
+    if not config.detect.threads:
+        config = dataclasses.replace(config, detect=dataclasses.replace(config.detect,
+                                                                        threads=threads))
+    if not config.encode.threads:
+        config = dataclasses.replace(config, encode=dataclasses.replace(config.encode,
+                                                                        threads=threads))
+    planned, results = plan_folder(src, dst)
+    todo = []
+    for job in planned:
+        if resume and job.dst.exists():
+            results.append(FileResult(job.rel, "done"))
+        else:
+            todo.append(job)
+    try:
+        dst.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {dst_dir}: {exc.strerror or exc}") from exc
+    total = sum(j.frames for j in todo)
+    # fork: the workers inherit the config (it holds read-only mappings that do not pickle)
+    ctx = multiprocessing.get_context("fork")
+    events = ctx.Queue()
+    frames: dict[int, int] = {}
+    finished: list[FileResult] = []
+    stop = threading.Event()
+
+    def report() -> None:
+        while not stop.is_set():
+            try:
+                k, n = events.get(timeout=0.2)
+                frames[k] = n
+            except queue.Empty:
+                pass
+            if progress is not None:
+                progress(BatchProgress(len(finished), len(todo), sum(frames.values()), total,
+                                       time.perf_counter() - t0))
+
+    with ProcessPoolExecutor(max_workers=min(jobs, max(1, len(todo))), mp_context=ctx,
+                             initializer=_init_worker,
+                             initargs=(config, overwrite, events, detector)) as pool:
+        futures = [pool.submit(_run_job, k, job) for k, job in enumerate(todo)]
+        reporter = threading.Thread(target=report, name="avanon-batch-progress", daemon=True)
+        reporter.start()
+        try:
+            for job, fut in zip(todo, futures):
+                try:
+                    finished.append(fut.result())
+                except Exception as exc:  # the worker died (killed, out of memory)
+                    finished.append(FileResult(job.rel, "failed",
+                                               f"worker died: {type(exc).__name__}: {exc}"))
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+        finally:
+            stop.set()
+            reporter.join()
+    while True:  # what the workers said last
+        try:
+            k, n = events.get_nowait()
+            frames[k] = n
+        except queue.Empty:
+            break
+    if progress is not None:
+        progress(BatchProgress(len(finished), len(todo), sum(frames.values()), total,
+                               time.perf_counter() - t0))
+    order = {j.rel: i for i, j in enumerate(planned)}
+    results = sorted(results + finished, key=lambda r: (order.get(r.src, len(order)), r.src))
+    return BatchSummary(results, time.perf_counter() - t0)
