@@ -9,6 +9,12 @@ For each input, runs in a fresh process each (so peak RSS is per run):
 and prints fps, the ratio to the bare transcode, peak RSS and time to first frame. Ratios, not
 absolute fps, are the figures to quote: the machines are shared and noisy.
 
+On the leak benchmark's sequences (crowd, plate) every avanon mode is also measured for leaks in
+the same run: the same options again with a solid mask (the masked boxes are the same; only a
+solid mask can be scored) and the sequence's own class, as ``bench/leak/run.py`` does, then
+frame leak, object leak and over-masked area as defined in ``bench/leak/measure.py``
+(``--no-leaks`` skips this).
+
     python bench/throughput.py                 # 720p and 1080p clips built from ../shared/media,
                                                # and the leak benchmark's crowd and plate sequences
     python bench/throughput.py my.mp4 --loop10 # any file; --loop10 adds the 10x-looped RSS check
@@ -128,6 +134,30 @@ def run_deface(src: str, dst: str) -> dict:
     return {"frames": n, "elapsed": time.perf_counter() - t0, "first": None}
 
 
+def leak_label(src: Path) -> str | None:
+    """The leak benchmark's sequence label of ``src`` (None: not one of its sequences)."""
+    gt = src.with_suffix(".json")
+    if src.parent != HERE / "out" / "leak" / "seq" or not gt.exists():
+        return None
+    return {"crowd": "crowd", "plates70": "plate"}.get(src.stem)
+
+
+def leak_of(mode: str, src: Path, label: str) -> dict:
+    """Leak rates of avanon ``mode`` on the leak sequence ``src`` (see the module doc)."""
+    sys.path.insert(0, str(HERE / "leak"))
+    import make_sequences
+    import measure
+    from run import run_avanon as leak_run
+
+    extra = {"avanon": [], "every1": ["--detect-every", "1"]}.get(mode, mode.split())
+    with tempfile.TemporaryDirectory() as tmp:
+        dst = Path(tmp) / "solid.mp4"
+        leak_run(src, dst, make_sequences.CLASS[label], extra, [])
+        res = measure.evaluate(src, dst, src.with_suffix(".json"))
+    return {"frame_leak": res.frame_leak, "object_leak": res.object_leak,
+            "over_masked": res.over_masked}
+
+
 def one(mode: str, src: str) -> None:
     """Child process: run one measurement, print JSON with peak RSS."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,6 +189,8 @@ def main() -> int:
     ap.add_argument("inputs", nargs="*", type=Path)
     ap.add_argument("--modes", default="bare;avanon;every1;deface", help="separated by ;")
     ap.add_argument("--loop10", action="store_true", help="also compare peak RSS on a 10x loop")
+    ap.add_argument("--no-leaks", action="store_true",
+                    help="skip the leak rates on the leak benchmark's sequences")
     ap.add_argument("--one", nargs=2, metavar=("MODE", "SRC"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -171,7 +203,8 @@ def main() -> int:
             return 2
         inputs = [build_clip(720), build_clip(1080), *leak_sequences()]
     modes = [m for m in args.modes.split(";") if m != "deface" or deface_command()]
-    print(f"{'input':28s} {'mode':8s} {'fps':>7s} {'x bare':>7s} {'peak RSS':>9s} {'1st frame':>9s}")
+    print(f"{'input':28s} {'mode':8s} {'fps':>7s} {'x bare':>7s} {'peak RSS':>9s} {'1st frame':>9s}"
+          f" {'frame leak':>10s} {'obj leak':>8s} {'over-mask':>9s}")
     for src in inputs:
         base = None
         for mode in modes:
@@ -180,7 +213,14 @@ def main() -> int:
             base = fps if mode.startswith("bare") else base
             ratio = f"{fps / base:7.2f}" if base else "      -"
             first = f"{r['first']:8.2f}s" if r.get("first") else "        -"
-            print(f"{src.name:28s} {mode:8s} {fps:7.1f} {ratio} {r['rss_mb']:7.0f}MB {first}", flush=True)
+            label = leak_label(src)
+            leaks = ""
+            if label and not args.no_leaks and not mode.startswith("bare") and mode != "deface":
+                lk = leak_of(mode, src, label)
+                leaks = (f" {lk['frame_leak'] * 100:9.2f}% {lk['object_leak'] * 100:7.1f}%"
+                         f" {lk['over_masked'] * 100:8.1f}%")
+            print(f"{src.name:28s} {mode:8s} {fps:7.1f} {ratio} {r['rss_mb']:7.0f}MB {first}{leaks}",
+                  flush=True)
         if args.loop10:
             height = av.open(str(src)).streams.video[0].codec_context.height
             looped = build_clip(height, loops=10) if src.name.startswith("tos_") else None
