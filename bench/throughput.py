@@ -153,7 +153,7 @@ def leak_of(mode: str, src: Path, label: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         dst = Path(tmp) / "solid.mp4"
         leak_run(src, dst, make_sequences.CLASS[label], extra, [])
-        res = measure.evaluate(src, dst, src.with_suffix(".json"))
+        res = measure.evaluate(src, dst, json.loads(src.with_suffix(".json").read_text()))
     return {"frame_leak": res.frame_leak, "object_leak": res.object_leak,
             "over_masked": res.over_masked}
 
