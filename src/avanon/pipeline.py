@@ -90,7 +90,8 @@ class RunSummary:
 class _DetectionsWriter:
     """Streams per-frame detections to a JSON file without holding them in memory."""
 
-    def __init__(self, path: Path, source: MediaSource, video: VideoInfo):
+    def __init__(self, path: Path, source: MediaSource, video: VideoInfo | None = None):
+        video = video or source.info  # the frames the anonymizer gets (after vf_pre)
         self.path = path
         self.tmp = path.with_name(f".{path.name}.part")
         self.fh = open(self.tmp, "w", encoding="utf-8")
