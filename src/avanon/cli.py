@@ -34,6 +34,7 @@ _FLAGS = {
     "scale": "--mask-scale", "mode": "--mode", "shape": "--shape", "color": "--color",
     "codec": "--codec", "crf": "--crf", "bitrate": "--bitrate", "preset": "--preset",
     "video_stream": "--video-stream", "hwaccel": "--hwaccel",
+    "vf_pre": "--vf-pre", "vf": "--vf",
 }
 _FIELD = re.compile(r"^([a-z_]+)(?=[\[ :])")
 
@@ -136,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--mask-scale", type=float, metavar="F",
                    help="enlarge boxes by this factor before masking (default 1.3: a margin for boxes a few pixels off)")
     m.add_argument("--color", type=_color, default=(0, 0, 0), help="fill colour for --mode solid (default black)")
+    f = p.add_argument_group("filters (FFmpeg filter chains, as for ffmpeg -vf)")
+    f.add_argument("--vf-pre", metavar="GRAPH",
+                   help="filters on the decoded frames before anonymization, e.g. "
+                        "crop=640:360:0:0, yadif, scale=1280:-2; masks are placed on its output")
+    f.add_argument("--vf", metavar="GRAPH",
+                   help="filters on the masked frames before encoding, e.g. fps=10; the output "
+                        "gets the chain's timestamps, size and pixel format")
     e = p.add_argument_group("encoding")
     e.add_argument("--codec", help="video encoder (default: same family as the input, e.g. libx264 for H.264)")
     e.add_argument("--crf", type=float, help="constant quality (lower = better, larger): x264/x265 "
@@ -207,6 +215,8 @@ def config_from_args(args: argparse.Namespace):
         keep_metadata=args.keep_metadata,
         keep_other_video=args.keep_other_video,
         hwaccel=args.hwaccel,
+        vf_pre=args.vf_pre,
+        vf=args.vf,
     )
 
 

@@ -15,7 +15,7 @@ __all__ = ["dispatch"]
 #: Options that only concern video: refused for a single image.
 VIDEO_ONLY = ("codec", "crf", "bitrate", "preset", "hwaccel", "format", "keep_other_video",
               "video_stream", "hold", "lookahead", "detect_every", "redetect", "no_track",
-              "no_motion")
+              "no_motion", "vf_pre", "vf")
 
 
 #: Options that make no sense for a folder.

@@ -13,6 +13,7 @@ from .detect.config import DetectConfig
 from .errors import ConfigError
 from .mask.config import MaskConfig
 from .media.encode import EncodeConfig
+from .media.filtergraph import parse_chain
 from .schedule import DEFAULT_DETECT_EVERY, Schedule, parse_every
 from .track.config import TrackConfig
 
@@ -37,6 +38,13 @@ class Config:
         keep_metadata: keep identifying tags (location, device, names) instead of stripping them.
         keep_other_video: copy other video streams unanonymized instead of dropping them.
         hwaccel: decode the video on this hardware device type (``"cuda"``...), opt-in.
+        vf_pre: an FFmpeg filter chain (as for ``ffmpeg -vf``: ``crop=640:360:0:0``, ``yadif``,
+            ``scale=1280:-2``) run on the decoded frames before anonymization: detection and
+            masks work on its output, in its coordinates. Frames are in coded orientation (the
+            display rotation is applied by players, and kept).
+        vf: a filter chain run on the masked frames, before encoding. With either, the output
+            carries the chain's pts and time base (``fps=``, ``setpts``, ``select`` change
+            them), size and pixel format.
     """
 
     detect: DetectConfig = field(default_factory=DetectConfig)
@@ -48,6 +56,8 @@ class Config:
     keep_metadata: bool = False
     keep_other_video: bool = False
     hwaccel: str | None = None
+    vf_pre: str | None = None
+    vf: str | None = None
 
     def __post_init__(self) -> None:
         for name, cls in (("detect", DetectConfig), ("track", TrackConfig),
@@ -66,6 +76,9 @@ class Config:
         if (isinstance(self.video_stream, bool) or not isinstance(self.video_stream, int)
                 or self.video_stream < 0):
             raise ConfigError(f"video_stream: expected an integer >= 0, got {self.video_stream!r}")
+        for name in ("vf_pre", "vf"):
+            if getattr(self, name) is not None:
+                parse_chain(getattr(self, name), name)  # its syntax; FFmpeg checks the rest
 
     @property
     def schedule(self) -> Schedule:

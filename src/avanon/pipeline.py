@@ -8,6 +8,7 @@ removed and the destination is left as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -26,8 +27,9 @@ from .config import Config
 from .detections import CLASS_NAMES, Detections
 from .errors import AvanonError, ConfigError, OutputError, PipelineError
 from .media.output import check_destination, check_sidecar, name_output, publish, temp_beside
-from .media.sink import MediaSink
-from .media.source import MediaSource
+from .media.filtergraph import LazyChain, probe_chain
+from .media.sink import MediaSink, _software_format
+from .media.source import MediaSource, VideoInfo
 
 __all__ = ["RunSummary", "Progress", "anonymize"]
 
@@ -88,14 +90,14 @@ class RunSummary:
 class _DetectionsWriter:
     """Streams per-frame detections to a JSON file without holding them in memory."""
 
-    def __init__(self, path: Path, source: MediaSource):
+    def __init__(self, path: Path, source: MediaSource, video: VideoInfo | None = None):
+        video = video or source.info  # the frames the anonymizer gets (after vf_pre)
         self.path = path
         self.tmp = path.with_name(f".{path.name}.part")
         self.fh = open(self.tmp, "w", encoding="utf-8")
-        self.tb = source.info.time_base
+        self.tb = video.time_base
         self.first = True
-        header = sidecar.header(source.path, source.video.index, source.info.width,
-                                source.info.height, self.tb)
+        header = sidecar.header(source.path, source.video.index, video.width, video.height, self.tb)
         self.fh.write(json.dumps(header)[:-1] + ', "frames": [\n')
 
     def __call__(self, dets: Detections) -> None:
@@ -131,7 +133,13 @@ class _Run:
     error in any stage stops all of them and is raised here.
     """
 
-    def __init__(self, source: MediaSource, sink: MediaSink, progress, t0: float):
+    def __init__(self, source: MediaSource, sink: MediaSink, progress, t0: float,
+                 pre: LazyChain | None = None, post: LazyChain | None = None,
+                 frame_size: tuple[int, int] | None = None, total: int | None = None):
+        self.pre = pre
+        self.post = post
+        self.frame_size = frame_size
+        self.total = source.info.frames if total is None else total
         self.frames_read = 0
         self.frames_written = 0
         self.source = source
@@ -193,31 +201,60 @@ class _Run:
                 self._put(self.q_in, ("packet", packet))
                 continue
             for frame in src.decode(packet if packet.size or packet.dts is not None else None):
-                self._put(self.q_in, ("frame", frame))
-                self.frames_read += 1
+                self._frame(frame)
         for frame in src.decode(None):
-            self._put(self.q_in, ("frame", frame))
-            self.frames_read += 1
+            self._frame(frame)
+        if self.pre is not None:
+            for filtered in self.pre.flush():
+                self._put_frame(filtered)
         self._put(self.q_in, _END)
+
+    def _frame(self, frame: av.VideoFrame) -> None:
+        self.frames_read += 1
+        if self.pre is None:
+            self._put(self.q_in, ("frame", frame))
+            return
+        for filtered in self.pre.push(frame):
+            self._put_frame(filtered)
+
+    def _put_frame(self, frame: av.VideoFrame) -> None:
+        """A --vf-pre frame, to the anonymizer built for its size (masks are placed in it)."""
+        if self.frame_size and (frame.width, frame.height) != self.frame_size:
+            raise PipelineError(
+                f"{self.pre.option} {self.pre.text!r}: a frame came out {frame.width}x"
+                f"{frame.height}, the anonymizer was set up for {self.frame_size[0]}x"
+                f"{self.frame_size[1]} (a chain whose size changes mid-stream is not supported)")
+        self._put(self.q_in, ("frame", frame))
 
     def _write(self) -> None:
         sink = self.sink
         while True:
             kind, obj = self._get(self.q_out)
             if kind == "end":
+                if self.post is not None:
+                    for filtered in self.post.flush():
+                        self._encode(filtered)
                 return
             if kind == "packet":
                 sink.copy(obj)
                 continue
-            sink.write(obj)
-            self.frames_written += 1
-            if not self.time_to_first_frame:
-                self.time_to_first_frame = time.perf_counter() - self.t0
-            if self.progress is not None:
-                now = time.perf_counter()
-                if now - self._last_report >= 0.5:
-                    self._last_report = now
-                    self.progress(Progress(sink.frames_encoded, self.source.info.frames, now - self.t0))
+            if self.post is None:
+                self._encode(obj)
+            else:
+                for filtered in self.post.push(obj):
+                    self._encode(filtered)
+
+    def _encode(self, frame: av.VideoFrame) -> None:
+        sink = self.sink
+        sink.write(frame)
+        self.frames_written += 1
+        if not self.time_to_first_frame:
+            self.time_to_first_frame = time.perf_counter() - self.t0
+        if self.progress is not None:
+            now = time.perf_counter()
+            if now - self._last_report >= 0.5:
+                self._last_report = now
+                self.progress(Progress(sink.frames_encoded, self.total, now - self.t0))
 
     def execute(self, anon: Anonymizer) -> None:
         """Run every frame and packet through ``anon`` to the end."""
@@ -251,6 +288,59 @@ class _Run:
             reader.join()
         if self.errors:
             raise self.errors[0]
+        for chain in (self.pre, self.post):
+            if chain is not None:
+                chain.check_output()
+
+
+@dataclass
+class _Filters:
+    """The run's filter chains and what the frames look like after each (see :func:`_filters`)."""
+
+    pre: LazyChain | None = None
+    post: LazyChain | None = None
+    #: the frames the anonymizer gets (after ``vf_pre``) and the encoder gets (after ``vf``)
+    masked: VideoInfo | None = None
+    encoded: VideoInfo | None = None
+    encoded_fmt: str | None = None
+
+
+def _filters(source: MediaSource, config: Config) -> _Filters:
+    """Check ``config.vf_pre`` and ``config.vf`` on this source with FFmpeg (a few gray frames
+    of its size and format through a copy of each chain, so a bad chain fails before anything is
+    loaded or written) and learn what each outputs.
+
+    Raises:
+        ConfigError: a chain FFmpeg refuses, with its reason.
+    """
+    if not config.vf_pre and not config.vf:
+        return _Filters()
+    info = source.info
+    sar = source.video.sample_aspect_ratio or None
+    fmt = _software_format(source.video.codec_context) or "yuv420p"
+    out = _Filters()
+    current = info
+    for name in ("vf_pre", "vf"):
+        text = getattr(config, name)
+        if not text:
+            continue
+        seen = probe_chain(text, width=current.width, height=current.height, pix_fmt=fmt,
+                           time_base=current.time_base, rate=current.average_rate,
+                           sample_aspect_ratio=sar, option=name)
+        chain = LazyChain(text, option=name, sample_aspect_ratio=sar, time_base=current.time_base)
+        sar = None  # after the first chain, the frames say their own
+        if seen is not None:
+            current = dataclasses.replace(
+                current, width=seen.width, height=seen.height, time_base=seen.time_base,
+                average_rate=seen.rate,
+                frames=current.frames if seen.rate == current.average_rate else 0)
+            fmt = seen.pix_fmt
+        if name == "vf_pre":
+            out.pre, out.masked = chain, current
+        else:
+            out.post = chain
+    out.encoded, out.encoded_fmt = current, fmt
+    return out
 
 
 def anonymize(
@@ -319,10 +409,13 @@ def anonymize(
                         keep_other_video=config.keep_other_video,
                         name="stdout" if to_pipe else str(dst))
     try:
+        filters = _filters(source, config)
+        if filters.encoded is not None:
+            sink_options.update(video=filters.encoded, pix_fmt=filters.encoded_fmt)
         # The output's format, encoder and its options, checked on the real name (nothing is
         # written before a header), then the stages (and the models), before anything is written.
         MediaSink(str(dst), source, config.encode, **sink_options).abort()
-        info = source.info
+        info = filters.masked or source.info
         if dfile is not None:
             anon = sidecar.renderer(dfile, info.width, info.height, info.time_base, config,
                                     masker=masker)
@@ -346,12 +439,15 @@ def anonymize(
     try:
         sink = MediaSink(tmp_name, source, config.encode, **sink_options)
         try:
-            writer = _DetectionsWriter(Path(export_detections), source) if export_detections else None
+            writer = (_DetectionsWriter(Path(export_detections), source, info)
+                      if export_detections else None)
         except OSError as exc:
             raise OutputError(f"cannot write detections file {export_detections}: "
                               f"{exc.strerror or exc}") from exc
         anon.on_detections = writer
-        run = _Run(source, sink, progress, t0)
+        run = _Run(source, sink, progress, t0, pre=filters.pre, post=filters.post,
+                   frame_size=(info.width, info.height) if filters.pre else None,
+                   total=filters.encoded.frames if filters.encoded else None)
         run.execute(anon)
         if dfile is not None:
             anon.detector.finish(anon.frames_out)

@@ -7,6 +7,7 @@ copied packets that arrive before it are held back until then.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import math
@@ -18,7 +19,7 @@ from ..errors import EncoderError, OutputError, PipelineError
 from .convert import FrameConverter
 from .encode import Container, EncodeConfig, EncoderPlan, plan_encoder
 from .metadata import split_metadata
-from .source import MediaSource, display_matrix_of
+from .source import MediaSource, VideoInfo, display_matrix_of
 
 __all__ = ["MediaSink", "SinkReport", "container_of", "open_output"]
 
@@ -56,6 +57,10 @@ class MediaSink:
         keep_other_video: copy video streams other than the anonymized one (they are NOT
             anonymized, so by default they are dropped).
         name: how messages name the output (the destination ``path`` is a temporary file for).
+        video, pix_fmt: the anonymized stream as it reaches the encoder when a filter chain
+            (``vf_pre``/``vf``) changed it: size, time base, frame rate, pixel format (None:
+            the source's). With them the encoder takes the time base of the first frame it gets,
+            which is the chain's.
     """
 
     def __init__(
@@ -68,8 +73,14 @@ class MediaSink:
         keep_metadata: bool = False,
         keep_other_video: bool = False,
         name: str | None = None,
+        video: VideoInfo | None = None,
+        pix_fmt: str | None = None,
     ):
         self.source = source
+        #: the encoded stream's size, time base and rate (the source's unless filtered)
+        self.info = video or source.info
+        self._filtered = video is not None
+        self._filtered_fmt = pix_fmt
         self.config = config
         self.report = SinkReport()
         self.name = name or path
@@ -95,7 +106,7 @@ class MediaSink:
 
         for stream in source.container.streams:
             if stream.index == source.video.index:
-                self.video = self.out.add_stream(self._choose_encoder_name(), rate=source.info.average_rate)
+                self.video = self.out.add_stream(self._choose_encoder_name(), rate=self.info.average_rate)
                 self._map[stream.index] = self.video
                 self._copy_stream_props(stream, self.video)
                 continue
@@ -120,9 +131,9 @@ class MediaSink:
 
     # -- set-up ---------------------------------------------------------------------------
     def _choose_encoder_name(self) -> str:
-        info = self.source.info
+        info = self.info
         cc = self.source.video.codec_context
-        self._planned_fmt = _software_format(cc)
+        self._planned_fmt = self._filtered_fmt or _software_format(cc)
         self._plan = plan_encoder(info.codec, self._planned_fmt or "yuv420p", info.time_base,
                                   info.average_rate, info.bit_rate, info.width, info.height,
                                   self.config, container_of(self.out))
@@ -151,29 +162,38 @@ class MediaSink:
         plan = self._require_plan()
         cc = self.video.codec_context
         fmt = first.format.name
-        info = self.source.info
+        if self._filtered and first.time_base:
+            # The chain's own clock (fps=, setpts, yadif): the stream carries exactly its pts.
+            self.info = dataclasses.replace(self.info, time_base=first.time_base)
+        info = self.info
         if ((self._planned_fmt is None and fmt != self._plan.pix_fmt)
-                or (first.width, first.height) != (info.width, info.height)):
+                or (first.width, first.height) != (info.width, info.height)
+                or (self._filtered and (fmt != self._planned_fmt
+                                        or (not plan.picture_clock
+                                            and plan.time_base != info.time_base)))):
             # The stream did not say its pixel format (or size) up front: plan again from the
             # frame.
-            plan = plan_encoder(info.codec, self._planned_fmt or fmt, info.time_base,
+            plan = plan_encoder(info.codec, fmt if self._filtered else (self._planned_fmt or fmt),
+                                info.time_base,
                                 info.average_rate, info.bit_rate, first.width, first.height,
                                 self.config, container_of(self.out))
             self._plan = plan
         cc.width, cc.height = plan.size
         self._converter = FrameConverter(fmt, first.width, first.height, first.time_base or
-                                         self.source.info.time_base, plan.pix_fmt, plan.size)
+                                         info.time_base, plan.pix_fmt, plan.size)
         cc.pix_fmt = plan.pix_fmt
         cc.time_base = plan.time_base
-        self.video.time_base = self.source.info.time_base
-        if self.source.info.average_rate:
-            cc.framerate = self.source.info.average_rate
+        self.video.time_base = info.time_base
+        if info.average_rate:
+            cc.framerate = info.average_rate
         for attr in ("color_range", "color_primaries", "color_trc", "colorspace"):
             try:
                 setattr(cc, attr, getattr(first, attr))
             except (AttributeError, ValueError, TypeError):
                 pass
         sar = self.source.video.sample_aspect_ratio
+        if self._filtered:
+            sar = getattr(first, "sample_aspect_ratio", None) or sar
         if sar:
             try:
                 cc.sample_aspect_ratio = sar
@@ -236,7 +256,7 @@ class MediaSink:
         scales = []
         for index in self._map:
             stream = self.source.container.streams[index]
-            tb = stream.time_base
+            tb = self.info.time_base if index == self.source.video.index else stream.time_base
             if stream.type == "audio" and getattr(stream.codec_context, "sample_rate", 0):
                 scales.append(stream.codec_context.sample_rate)
             if tb:
@@ -276,7 +296,7 @@ class MediaSink:
 
     def _encode(self, frame: av.VideoFrame) -> None:
         plan = self._require_plan()
-        src_tb = self.source.info.time_base
+        src_tb = self.info.time_base
         src_pts = pts = frame.pts
         if plan.picture_clock and pts is not None:
             # Picture-counting encoders get a 1/fps clock; the exact source pts is restored
@@ -315,7 +335,7 @@ class MediaSink:
         plan = self._plan
         if plan is None or not plan.picture_clock:
             return packet
-        src_tb = self.source.info.time_base
+        src_tb = self.info.time_base
         enc_tb = plan.time_base
         pts = packet.pts
         new_pts = self._pts_map.pop(pts, None) if pts is not None else None
