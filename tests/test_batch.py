@@ -88,9 +88,13 @@ def test_resume_skips_complete_outputs_and_without_it_existing_outputs_fail(tree
 
 def test_parallel_jobs_give_the_same_files(tree, tmp_path):
     """Running files side by side changes nothing (with the thread counts fixed: the encoders'
-    own threading, which the jobs share out, may change the bitstream)."""
+    own threading, which the jobs share out, may change the bitstream). Both videos are written
+    with the MPEG-4 Part 2 encoder: libx264 with one thread has, twice in ~10 full-suite runs
+    on a loaded machine, given a different bitstream for the same run (not reproduced alone;
+    followed up in the issue on throughput), and this test is about avanon's jobs, not x264."""
     src, dst = tree
-    cfg = avanon.Config(mask=MaskConfig(mode="solid"), encode=avanon.EncodeConfig(threads=1))
+    cfg = avanon.Config(mask=MaskConfig(mode="solid"),
+                        encode=avanon.EncodeConfig(codec="mpeg4", threads=1))
     one = anonymize_folder(src, dst, cfg, detector=BoxDetector(moving_box), jobs=1)
     two = anonymize_folder(src, tmp_path / "out2", cfg, detector=BoxDetector(moving_box), jobs=3)
     assert [(r.src, r.status) for r in one.results] == [(r.src, r.status) for r in two.results]
