@@ -22,6 +22,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from types import MappingProxyType
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -244,8 +245,14 @@ def anonymize_folder(
     except OSError as exc:
         raise OutputError(f"cannot create output folder {dst_dir}: {exc.strerror or exc}") from exc
     total = sum(j.frames for j in todo)
-    # fork: the workers inherit the config (it holds read-only mappings that do not pickle)
-    ctx = multiprocessing.get_context("fork")
+    # forkserver, not fork: forking this process, whose onnxruntime/encoder threads may hold
+    # locks, hung a worker (seen in CI). The config is pickled (see avanon.config's copyreg).
+    ctx = multiprocessing.get_context("forkserver")
+    from multiprocessing.reduction import ForkingPickler
+
+    from .config import _pickle_mappingproxy
+
+    ForkingPickler.register(MappingProxyType, _pickle_mappingproxy)
     events = ctx.Queue()
     frames: dict[int, int] = {}
     finished: list[FileResult] = []

@@ -6,6 +6,8 @@ by :meth:`avanon.Anonymizer.from_config`.
 
 from __future__ import annotations
 
+import copyreg
+from types import MappingProxyType
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -18,6 +20,19 @@ from .schedule import DEFAULT_DETECT_EVERY, Schedule, parse_every
 from .track.config import TrackConfig
 
 __all__ = ["Config", "DEFAULT_DETECT_EVERY", "parse_every"]
+
+
+def _mappingproxy(items: dict) -> MappingProxyType:
+    return MappingProxyType(items)
+
+
+def _pickle_mappingproxy(m):
+    return _mappingproxy, (dict(m),)
+
+
+# The configs hold read-only mappings; let them pickle (folder runs send the config to worker
+# processes started by a fork server).
+copyreg.pickle(MappingProxyType, _pickle_mappingproxy)
 
 
 @dataclass(frozen=True)
