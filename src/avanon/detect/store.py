@@ -287,8 +287,12 @@ class ModelStore:
                 missing.append(spec)
         return missing
 
-    def _fetch(self, specs: Sequence[ModelSpec], log: Callable[[str], None] | None) -> None:
-        say = log if log is not None else logger.warning
+    def _create_folder(self) -> None:
+        """Make the model folder (and its parents) if missing.
+
+        Raises:
+            ModelNotFoundError: it cannot be created (the message says how to get the files).
+        """
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -296,6 +300,10 @@ class ModelStore:
                 f"model folder {self.folder} cannot be created ({exc.strerror or exc}): "
                 + _how_to(self.folder)
             ) from exc
+
+    def _fetch(self, specs: Sequence[ModelSpec], log: Callable[[str], None] | None) -> None:
+        say = log if log is not None else logger.warning
+        self._create_folder()
         with _locked(self.folder):
             # Another process may have fetched them while we waited for the lock.
             specs = [s for s in specs if not self._verified(s)]
@@ -317,13 +325,7 @@ class ModelStore:
         """Make the derived ``spec`` from its (verified) base, under the folder lock."""
         from .quantize import quantize
 
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ModelNotFoundError(
-                f"model folder {self.folder} cannot be created ({exc.strerror or exc}): "
-                + _how_to(self.folder)
-            ) from exc
+        self._create_folder()
         with _locked(self.folder):
             if self._verified(spec):
                 return
