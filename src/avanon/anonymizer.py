@@ -61,6 +61,8 @@ class Anonymizer:
         motion: a :class:`~avanon.track.flow.MotionEstimator` the tracker measures motion with;
             every frame is pushed to it as it arrives.
         on_detections: called with each frame's final :class:`Detections` (export, stats).
+        first_index: the index of the first frame pushed (frames are counted from it): a run
+            that starts mid-video (a segment of a split run) keeps the whole video's schedule.
     """
 
     def __init__(
@@ -74,8 +76,11 @@ class Anonymizer:
         cut_detector=None,
         motion=None,
         on_detections: Callable[[Detections], None] | None = None,
+        first_index: int = 0,
     ):
         schedule = Schedule.of(schedule)
+        if isinstance(first_index, bool) or not isinstance(first_index, int) or first_index < 0:
+            raise ConfigError(f"first_index: expected an integer >= 0, got {first_index!r}")
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ConfigError(f"batch: expected an integer >= 1, got {batch!r}")
         self.detector = detector
@@ -107,7 +112,7 @@ class Anonymizer:
         #: how small that is, the tracker takes it)
         self._sizes = (hasattr(detector, "smallest_visible")
                        and isinstance(self.tracker, IouTracker))
-        self._next_index = 0
+        self._next_index = first_index
         self._batch: list[tuple[int, av.VideoFrame, bool]] = []
         self._held: deque[tuple[int, av.VideoFrame]] = deque()
         self.boxes_per_class: Counter[int] = Counter()
@@ -117,7 +122,7 @@ class Anonymizer:
     @classmethod
     def from_config(cls, config=None, *, frame_size: tuple[int, int], fps: float,
                     detector=None, masker=None, tracker=None,
-                    on_detections=None) -> "Anonymizer":
+                    on_detections=None, first_index: int = 0) -> "Anonymizer":
         """Build the stages described by an :class:`avanon.Config` (the one place they are
         assembled). The detectors' models are loaded here, so a missing model fails before any
         output is written.
@@ -128,6 +133,7 @@ class Anonymizer:
             fps: average frame rate (resolves durations such as ``hold="0.5s"``).
             detector, masker, tracker: stage objects that replace the configured ones.
             on_detections: called with each frame's final :class:`Detections`.
+            first_index: the index of the first frame that will be pushed (see the class).
 
         Raises:
             ModelNotFoundError, ModelError: the detectors' models could not be loaded.
@@ -159,7 +165,8 @@ class Anonymizer:
             tracker = make_tracker(track_cfg, frame_size, fps, motion=motion)
         cut_detector = ShotCutDetector() if config.track.enabled else None
         return cls(detector, masker, tracker, schedule=config.schedule, batch=batch,
-                   cut_detector=cut_detector, motion=motion, on_detections=on_detections)
+                   cut_detector=cut_detector, motion=motion, on_detections=on_detections,
+                   first_index=first_index)
 
     # -- public ----------------------------------------------------------------------------
     def push(self, frame: av.VideoFrame) -> list[av.VideoFrame]:

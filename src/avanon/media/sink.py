@@ -61,6 +61,10 @@ class MediaSink:
             (``vf_pre``/``vf``) changed it: size, time base, frame rate, pixel format (None:
             the source's). With them the encoder takes the time base of the first frame it gets,
             which is the chain's.
+        video_only: write the anonymized stream alone (no copied streams, chapters or
+            container tags): one segment of a split run (:mod:`avanon.segments`).
+        video_template: an already encoded video stream (a segment's) whose packets are muxed
+            with :meth:`write_packet` instead of encoding frames: the join of a split run.
     """
 
     def __init__(
@@ -75,8 +79,11 @@ class MediaSink:
         name: str | None = None,
         video: VideoInfo | None = None,
         pix_fmt: str | None = None,
+        video_only: bool = False,
+        video_template=None,
     ):
         self.source = source
+        self._template = video_template
         #: the encoded stream's size, time base and rate (the source's unless filtered)
         self.info = video or source.info
         self._filtered = video is not None
@@ -99,6 +106,9 @@ class MediaSink:
         self._pts_map: dict[int, int] = {}
         self._last_dts: int | None = None
         self._pts_origin: int | None = None
+        #: (pts, dts, time base) of every video packet muxed, when set to a list: what a
+        #: segment's container may not keep exactly (Matroska has no dts, and a 1 ms clock)
+        self.video_log: list | None = None
 
         kept, stripped = split_metadata(source.container.metadata, keep_metadata)
         self.report.stripped_tags += [f"container:{k}" for k in stripped]
@@ -106,9 +116,19 @@ class MediaSink:
 
         for stream in source.container.streams:
             if stream.index == source.video.index:
-                self.video = self.out.add_stream(self._choose_encoder_name(), rate=self.info.average_rate)
+                if video_template is not None:
+                    self.video = self.out.add_stream_from_template(video_template)
+                    self.report.encoder = video_template.codec_context.name
+                    # the segments' clock (the movie time scale is worked out from it)
+                    self.info = dataclasses.replace(self.info,
+                                                    time_base=video_template.time_base)
+                else:
+                    self.video = self.out.add_stream(self._choose_encoder_name(),
+                                                     rate=self.info.average_rate)
                 self._map[stream.index] = self.video
                 self._copy_stream_props(stream, self.video)
+                continue
+            if video_only:
                 continue
             label = _label(stream)
             if stream.type == "video" and not keep_other_video:
@@ -123,7 +143,7 @@ class MediaSink:
             self._map[stream.index] = out_stream
             self.report.copied.append(label)
         try:
-            chapters = source.container.chapters()
+            chapters = [] if video_only else source.container.chapters()
             if chapters:
                 self.out.set_chapters(chapters)
         except Exception as exc:  # containers without chapter support
@@ -204,9 +224,20 @@ class MediaSink:
         if self.config.threads:
             cc.thread_count = self.config.threads
         cc.options = dict(plan.options)
+        self._write_head(first)
+        self.report.encoder = plan.encoder
+        self.report.pix_fmt = plan.pix_fmt
+        self.report.notes += list(plan.notes)
+        self._started = True
+        for pkt in self._pending:
+            self._mux(pkt)
+        self._pending.clear()
+
+    def _write_head(self, first: av.VideoFrame | None) -> None:
+        """Rotation, tags and muxer options, then the header (the encoder opens with it)."""
         # The source's first *decoded* frame: a masked frame may no longer carry its side data.
         matrix = self.source.display_matrix
-        if matrix is None:
+        if matrix is None and first is not None:
             matrix = display_matrix_of(first)
         if matrix and matrix != (65536, 0, 0, 0, 65536, 0, 0, 0, 1 << 30):
             self.video.set_display_matrix(matrix)
@@ -234,17 +265,12 @@ class MediaSink:
                     f"cannot write {fmt_name} to {self.name}: the {fmt_name} muxer needs a "
                     "seekable output; write to a file, or use --format matroska or mpegts "
                     "for stdout") from exc
+            cc = self.video.codec_context
             raise EncoderError(
-                f"cannot open encoder {plan.encoder} ({plan.pix_fmt}, {cc.width}x{cc.height}) "
+                f"cannot open encoder {self.report.encoder or (self._plan and self._plan.encoder)} "
+                f"({getattr(cc, 'pix_fmt', None) or '?'}, {cc.width}x{cc.height}) "
                 f"or write the {fmt_name} header: {exc}"
             ) from exc
-        self.report.encoder = plan.encoder
-        self.report.pix_fmt = plan.pix_fmt
-        self.report.notes += list(plan.notes)
-        self._started = True
-        for pkt in self._pending:
-            self._mux(pkt)
-        self._pending.clear()
 
     def _movie_timescale(self) -> int | None:
         """A movie time scale in which every track's start is exact.
@@ -284,6 +310,38 @@ class MediaSink:
                 )
             self._pending.append(packet)
             return
+        self._mux(packet)
+
+    def write_packet(self, packet: av.Packet) -> None:
+        """Mux one packet of the already encoded video (``video_template`` sinks only).
+
+        Its pts is kept; a dts that does not increase (the first packet after a segment seam,
+        whose encoder delay reaches back past the previous segment's last one) moves up by one
+        tick, which keeps decode order and stays at or below its pts.
+
+        Raises:
+            PipelineError: that tick would put its dts past its pts (the segments overlap).
+        """
+        if self._template is None:
+            raise PipelineError("write_packet is for a sink made with video_template")
+        if not self._started:
+            self._write_head(None)
+            self._started = True
+            for pkt in self._pending:
+                self._mux(pkt)
+            self._pending.clear()
+        packet.stream = self.video
+        dts = packet.dts
+        if dts is not None and self._last_dts is not None:
+            last = self._last_dts  # in the packet's time base (all from the same template clock)
+            if dts <= last:
+                dts = last + 1
+                if packet.pts is not None and dts > packet.pts:
+                    raise PipelineError(
+                        f"cannot join the segments: a packet at pts {packet.pts} would decode "
+                        f"after {last}")
+                packet.dts = dts
+        self._last_dts = dts if dts is not None else self._last_dts
         self._mux(packet)
 
     def write(self, frame: av.VideoFrame) -> None:
@@ -361,6 +419,8 @@ class MediaSink:
         return packet
 
     def _mux(self, packet: av.Packet) -> None:
+        if self.video_log is not None and packet.stream is self.video:
+            self.video_log.append((packet.pts, packet.dts, packet.time_base))
         try:
             self.out.mux(packet)
         except av.FFmpegError as exc:
@@ -370,6 +430,9 @@ class MediaSink:
         """Flush the encoder and write the trailer."""
         if not self._started:
             raise PipelineError(f"video stream #{self.source.video.index} has no decodable frame")
+        if self._template is not None:
+            self.out.close()
+            return
         try:
             for frame in self._converter.flush():
                 self._encode(frame)
