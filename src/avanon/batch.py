@@ -15,19 +15,17 @@ the cores instead of each one claiming all of them.
 
 from __future__ import annotations
 
-import dataclasses
-import multiprocessing
+import glob
 import os
 import queue
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from types import MappingProxyType
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .config import Config
+from .engine import LocalEngine, WorkerLost, _threads
 from .errors import AvanonError, ConfigError, OutputError
 from .media.image import IMAGE_EXTENSIONS
 
@@ -142,35 +140,21 @@ def plan_folder(src_dir: str | os.PathLike, dst_dir: str | os.PathLike
     return jobs, skipped
 
 
-def _threads(jobs: int, cores: int | None = None) -> int:
-    """Threads for each job's inference and encoder: the cores shared by the jobs."""
-    return max(1, (cores or os.cpu_count() or 1) // jobs)
-
-
-#: The worker process's run settings (set once by :func:`_init_worker`, in the worker only).
-_WORKER: dict = {}
-
-
-def _init_worker(config: Config, overwrite: bool, events, detector) -> None:
-    _WORKER.update(config=config, overwrite=overwrite, events=events, detector=detector)
-
-
-def _run_job(k: int, job: _Job) -> FileResult:
+def _run_job(config: Config, k: int, job: _Job, overwrite: bool, detector) -> FileResult:
     """Anonymize one file in a worker; every error becomes the result's one-line reason."""
+    from .engine import report
     from .media.image import anonymize_image
     from .pipeline import anonymize
 
-    config, events = _WORKER["config"], _WORKER["events"]
     try:
         job.dst.parent.mkdir(parents=True, exist_ok=True)
         if job.kind == "image":
-            summary = anonymize_image(job.src, job.dst, config, overwrite=_WORKER["overwrite"],
-                                      detector=_WORKER["detector"])
+            summary = anonymize_image(job.src, job.dst, config, overwrite=overwrite,
+                                      detector=detector)
         else:
-            summary = anonymize(job.src, job.dst, config, overwrite=_WORKER["overwrite"],
-                                detector=_WORKER["detector"],
-                                progress=lambda p: events.put((k, p.frames)))
-        events.put((k, summary.frames))
+            summary = anonymize(job.src, job.dst, config, overwrite=overwrite, detector=detector,
+                                progress=lambda p: report(k, p.frames))
+        report(k, summary.frames)
         return FileResult(job.rel, "ok", frames=summary.frames)
     except AvanonError as exc:
         return FileResult(job.rel, "failed", str(exc).splitlines()[0])
@@ -178,6 +162,15 @@ def _run_job(k: int, job: _Job) -> FileResult:
         return FileResult(job.rel, "failed", f"{exc.strerror or exc}")
     except Exception as exc:  # a bug: still this file only
         return FileResult(job.rel, "failed", f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _remove_leftovers(dst: Path) -> None:
+    """Temporary outputs of ``dst`` left by a worker that died (no worker runs any more)."""
+    try:
+        for tmp in dst.parent.glob(f".{glob.escape(dst.stem)}.avanon-*{glob.escape(dst.suffix)}"):
+            tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def anonymize_folder(
@@ -190,6 +183,7 @@ def anonymize_folder(
     overwrite: bool = False,
     progress: Callable[[BatchProgress], None] | None = None,
     detector=None,
+    engine=None,
 ) -> BatchSummary:
     """Anonymize every video and photo under ``src_dir`` into the same tree under ``dst_dir``.
 
@@ -205,6 +199,10 @@ def anonymize_folder(
             :class:`BatchProgress`.
         detector: a detector replacing the configured ones for every file (each worker
             gets its own copy).
+        engine: where the files run: an engine of :mod:`avanon.engine` (a Ray cluster...),
+            closed by the caller; None runs ``jobs`` local processes. A file whose worker died
+            is run again (the engine says how often) and then reported failed; its temporary
+            output is removed.
 
     Returns:
         A :class:`BatchSummary`; a failed file never raises.
@@ -226,13 +224,6 @@ def anonymize_folder(
     if not dst.parent.exists():
         raise OutputError(f"output folder {dst.parent} does not exist")
     config = config or Config()
-    threads = _threads(jobs)
-    if not config.detect.threads:
-        config = dataclasses.replace(config, detect=dataclasses.replace(config.detect,
-                                                                        threads=threads))
-    if not config.encode.threads:
-        config = dataclasses.replace(config, encode=dataclasses.replace(config.encode,
-                                                                        threads=threads))
     planned, results = plan_folder(src, dst)
     todo = []
     for job in planned:
@@ -245,56 +236,57 @@ def anonymize_folder(
     except OSError as exc:
         raise OutputError(f"cannot create output folder {dst_dir}: {exc.strerror or exc}") from exc
     total = sum(j.frames for j in todo)
-    # forkserver, not fork: forking this process, whose onnxruntime/encoder threads may hold
-    # locks, hung a worker (seen in CI). The config is pickled (see avanon.config's copyreg).
-    ctx = multiprocessing.get_context("forkserver")
-    from multiprocessing.reduction import ForkingPickler
-
-    from .config import _pickle_mappingproxy
-
-    ForkingPickler.register(MappingProxyType, _pickle_mappingproxy)
-    events = ctx.Queue()
+    own = engine is None
+    if own:
+        engine = LocalEngine(min(jobs, max(1, len(todo))))
+        # shared by the jobs that run at once (jobs, not fewer when the folder is small)
+        engine.threads = _threads(jobs)
     frames: dict[int, int] = {}
     finished: list[FileResult] = []
     stop = threading.Event()
+    events = engine.events
+
+    def drain() -> None:
+        while events is not None:
+            try:
+                k, n = events.get_nowait()
+                frames[k] = n
+            except queue.Empty:
+                break
 
     def report() -> None:
         while not stop.is_set():
-            try:
-                k, n = events.get(timeout=0.2)
-                frames[k] = n
-            except queue.Empty:
-                pass
+            if events is not None:
+                try:
+                    k, n = events.get(timeout=0.2)
+                    frames[k] = n
+                except queue.Empty:
+                    pass
+            else:
+                stop.wait(0.2)
             if progress is not None:
                 progress(BatchProgress(len(finished), len(todo), sum(frames.values()), total,
                                        time.perf_counter() - t0))
 
-    with ProcessPoolExecutor(max_workers=min(jobs, max(1, len(todo))), mp_context=ctx,
-                             initializer=_init_worker,
-                             initargs=(config, overwrite, events, detector)) as pool:
-        futures = [pool.submit(_run_job, k, job) for k, job in enumerate(todo)]
-        reporter = threading.Thread(target=report, name="avanon-batch-progress", daemon=True)
+    reporter = threading.Thread(target=report, name="avanon-batch-progress", daemon=True)
+    try:
+        config = engine.prepare(config, models=detector is None and bool(todo))
         reporter.start()
-        try:
-            for job, fut in zip(todo, futures):
-                try:
-                    finished.append(fut.result())
-                except Exception as exc:  # the worker died (killed, out of memory)
-                    finished.append(FileResult(job.rel, "failed",
-                                               f"worker died: {type(exc).__name__}: {exc}"))
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
-        finally:
-            stop.set()
+        items = [(k, job, overwrite, detector) for k, job in enumerate(todo)]
+        for k, value in engine.run(_run_job, config, items):
+            if isinstance(value, WorkerLost):
+                _remove_leftovers(todo[k].dst)
+                value = FileResult(todo[k].rel, "failed", f"worker died: {value}")
+            elif value.status == "ok":
+                frames[k] = value.frames
+            finished.append(value)
+    finally:
+        stop.set()
+        if reporter.is_alive():
             reporter.join()
-    while True:  # what the workers said last
-        try:
-            k, n = events.get_nowait()
-            frames[k] = n
-        except queue.Empty:
-            break
+        if own:
+            engine.close()
+    drain()  # what the workers said last
     if progress is not None:
         progress(BatchProgress(len(finished), len(todo), sum(frames.values()), total,
                                time.perf_counter() - t0))
