@@ -164,7 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="render the boxes of this (reviewed) detections file instead of running "
                         "the detectors; see 'avanon detect'")
     o.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="folders: files processed at once, each in its own process (default 1)")
+                   help="processes at once (default 1): for a folder, files; for one video, "
+                        "segments cut at keyframes and joined (local engine)")
+    o.add_argument("--engine", choices=("local", "ray"), default=None,
+                   help="where files or segments run: local processes (default) or a Ray "
+                        "cluster (pip install 'avanon[ray]'; inputs and outputs on a shared "
+                        "file system)")
+    o.add_argument("--address", metavar="ADDR",
+                   help="--engine ray: the cluster to use (e.g. auto, host:6379, "
+                        "ray://host:10001); default: a local Ray instance for this run")
     o.add_argument("--resume", action="store_true",
                    help="folders: skip files whose output is already there (complete)")
     o.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -263,9 +271,13 @@ def _run(argv: list[str]) -> int:
     show = _progress_printer() if (not args.quiet and sys.stderr.isatty()) else None
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
                         format="avanon: %(message)s")
-    summary = anonymize(src, dst, config, overwrite=args.overwrite,
-                        export_detections=args.export_detections, progress=show,
-                        format_name=args.format, detections=args.detections)
+    if args.jobs > 1 or args.engine == "ray":
+        from .cli_files import segmented
+        summary = segmented(parser, args, config, src, dst)
+    else:
+        summary = anonymize(src, dst, config, overwrite=args.overwrite,
+                            export_detections=args.export_detections, progress=show,
+                            format_name=args.format, detections=args.detections)
     if show is not None:
         sys.stderr.write("\n")
     if not args.quiet:
