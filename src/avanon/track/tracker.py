@@ -435,9 +435,3 @@ class IouTracker:
         std = extrapolation_std(k, size, vel_var)
         margin = np.minimum(cfg.grow * (std[:2] + std[2:] / 2), cfg.max_grow * mean[2:])
         return cxcywh_to_xyxy(mean, margin), first.score
-        vel, vel_var = fit_velocity([e.frame for e in tr.dets], [e.box for e in tr.dets])
-        mean = state - k * vel
-        mean[2:] = np.clip(mean[2:], size, 2.0 * size)  # never shrinks: see _step
-        std = extrapolation_std(k, size, vel_var)
-        margin = np.minimum(cfg.grow * (std[:2] + std[2:] / 2), cfg.max_grow * mean[2:])
-        return cxcywh_to_xyxy(mean, margin), first.score
