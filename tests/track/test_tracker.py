@@ -216,6 +216,105 @@ def test_carried_back_box_is_not_absurdly_large():
         assert out[i].area[0] <= (40 * 2) ** 2 * 1.001
 
 
+# -- size cap: held and carried-back boxes never swell past what was detected --------------
+TOL = 1e-3  # released boxes are float32
+
+
+def sizes(d: Detections) -> np.ndarray:
+    """(w, h) of the one box of ``d``."""
+    (box,) = d.xyxy.astype(np.float64)
+    return box[2:] - box[:2]
+
+
+def growing(sides, x0=100.0, y0=100.0, vx=2.0):
+    """Square boxes with the given sides, moving right by ``vx`` per frame."""
+    return [[x0 + vx * i, y0, x0 + vx * i + s, y0 + s] for i, s in enumerate(sides)]
+
+
+@pytest.mark.parametrize("lookahead", [0, 3])
+def test_held_box_of_a_fast_growing_object_stays_within_the_cap(lookahead):
+    # grows by 6 px a frame, then is missed for 15 frames: the filter's size velocity alone
+    # would take the held box to ~160 px; the cap is the largest detection (70) grown by the
+    # measured rate, at most 1.5x
+    sides = [40.0 + 6 * i for i in range(6)]
+    frames = [[b] for b in growing(sides)] + [[]] * 15
+    out = feed(make(lookahead=lookahead, hold=15, grow=0.0), frames)
+    last = 5
+    for i in range(last + 1, len(frames)):
+        cap = min(70.0 + 6.0 * (i - last), 1.5 * 70.0)
+        w, h = sizes(out[i])
+        assert 70.0 - TOL <= w <= cap + TOL and 70.0 - TOL <= h <= cap + TOL, (i, w, h, cap)
+    assert sizes(out[-1])[0] == pytest.approx(105.0, abs=TOL)  # it reached the bound
+
+
+def test_held_box_of_a_fast_growing_object_with_margin_is_bounded():
+    sides = [40.0 + 6 * i for i in range(6)]
+    frames = [[b] for b in growing(sides)] + [[]] * 15
+    cfg = TrackConfig(hold=15, lookahead=0, min_hits=1)
+    out = feed(IouTracker(cfg, SIZE, 30.0), frames)
+    for i in range(6, len(frames)):  # the margin adds at most max_grow of the size per side
+        assert (sizes(out[i]) <= 1.5 * 70.0 * (1 + 2 * cfg.max_grow) + TOL).all(), i
+
+
+@pytest.mark.parametrize("lookahead", [0, 3])
+def test_held_box_of_a_steady_object_is_its_detected_size_plus_margin(lookahead):
+    frames = [[b] for b in growing([40.0] * 10, vx=4.0)] + [[]] * 12
+    bare = feed(make(lookahead=lookahead, hold=12, grow=0.0), frames)
+    grown = feed(make(lookahead=lookahead, hold=12), frames)
+    for i in range(10, len(frames)):
+        np.testing.assert_allclose(sizes(bare[i]), [40.0, 40.0], atol=TOL)
+        # the same box, each side pushed out by the same margin, at most max_grow of its size
+        (b,), (g,) = bare[i].xyxy.astype(np.float64), grown[i].xyxy.astype(np.float64)
+        m = np.concatenate([b[:2] - g[:2], g[2:] - b[2:]])
+        assert (m > 0).all() and (m <= 0.5 * 40.0 + TOL).all(), (i, m)
+        np.testing.assert_allclose(m[:2], m[2:], atol=TOL)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_held_box_is_never_smaller_than_the_last_detection(seed):
+    # random growing, shrinking or jittering sizes, then a long miss
+    rng = np.random.default_rng(seed)
+    sides = np.clip(60.0 + np.cumsum(rng.normal(rng.uniform(-4, 4), 3.0, 8)), 15.0, None)
+    frames = [[b] for b in growing(sides)] + [[]] * 12
+    out = feed(make(lookahead=0, hold=12, grow=0.0), frames)
+    for i in range(len(sides), len(frames)):
+        w, h = sizes(out[i])
+        assert w >= sides[-1] - TOL and h >= sides[-1] - TOL, (i, w, sides[-1])
+        assert w <= 1.5 * sides.max() + TOL and h <= 1.5 * sides.max() + TOL, (i, w)
+
+
+def test_cap_does_not_shrink_a_held_box_below_a_widened_last_detection():
+    # the last detection sees only a corner of a growing object: the track keeps the union
+    # with its prediction, which is larger than anything the detector returned; the held box
+    # keeps that size although the cap (from the detector's boxes) is smaller
+    sides = [40.0 + 4 * i for i in range(8)]
+    frames = [[b] for b in growing(sides)]
+    x0, y0, x1, y1 = frames[-1][0]
+    frames[-1] = [[x0 + 30, y0 + 30, x1, y1]]  # the detector sees only a corner
+    frames += [[]] * 8
+    out = feed(make(lookahead=0, hold=8, grow=0.0), frames)
+    widened = sizes(out[7])
+    assert (widened > 1.5 * (sides[-1] - 30)).all()  # the union, not the corner
+    for i in range(8, len(frames)):
+        assert (sizes(out[i]) >= widened - TOL).all(), i
+
+
+def test_carried_back_box_of_a_shrinking_object_stays_within_the_cap():
+    # first detected at frame 8 at 100 px, shrinking 8 px a frame: carried back, it grows by
+    # the measured rate (100 + 8 k), but to 1.5x the largest detection at most
+    first = 8
+    sides = [100.0 - 8 * i for i in range(6)]
+    frames = [[]] * first + [[b] for b in growing(sides, vx=0.0)]
+    out = feed(make(lookahead=first, hold=5, grow=0.0), frames)
+    for i in range(first):
+        k = first - i
+        w, h = sizes(out[i])
+        cap = min(100.0 + 8.0 * k, 150.0)
+        assert 100.0 - TOL <= w <= cap + TOL and 100.0 - TOL <= h <= cap + TOL, (i, w, cap)
+    # frame 1 is released once two detections show the shrinking: 100 + 8 * 7 capped at 150
+    assert sizes(out[1])[0] == pytest.approx(150.0, abs=TOL)
+
+
 # -- shot cuts -----------------------------------------------------------------------------
 @pytest.mark.parametrize("lookahead", [0, 5])
 def test_cut_ends_tracks(lookahead):

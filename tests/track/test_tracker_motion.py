@@ -131,3 +131,42 @@ def test_a_miss_counts_only_where_the_detector_could_see_the_object(smallest, ke
                          smallest={0: smallest})
     out += tr.flush()
     assert (len(out[7]) == 1) is kept
+
+
+class ZoomMotion:
+    """Scales every box about its centre by ``zoom`` per frame forward (``1 / zoom`` back), as
+    a (here: scripted, possibly wrong) zoom measured in the pictures."""
+
+    def __init__(self, zoom):
+        self.zoom = zoom
+
+    def move(self, boxes, src, dst, prior=None):
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        s = self.zoom if dst > src else 1.0 / self.zoom
+        c = (boxes[:, :2] + boxes[:, 2:]) / 2
+        half = (boxes[:, 2:] - boxes[:, :2]) / 2 * s
+        return np.hstack([c - half, c + half]), np.ones(len(boxes))
+
+
+def widths(out):
+    return [float(d.xyxy[0, 2] - d.xyxy[0, 0]) for d in out]
+
+
+def test_held_box_follows_a_measured_zoom_up_to_the_cap():
+    tr = IouTracker(TrackConfig(hold=20, lookahead=0, min_hits=1, grow=0.0), (W, H), 30.0,
+                    motion=ZoomMotion(1.05))
+    out = run(tr, {0: 100.0, 1: 100.0, 2: 100.0}, 16, observed=lambda f: f < 3)
+    # steady detections: only the measured zoom lets the held box grow, to 1.5x at most
+    expected = [min(30.0 * 1.05 ** (f - 2), 45.0) for f in range(3, 16)]
+    np.testing.assert_allclose(widths(out[3:]), expected, atol=1e-3)
+
+
+def test_gap_filled_along_a_zooming_path_stays_between_its_detections():
+    # the motion measures a (wrong) zoom of 2 % a frame; both detections around the gap are
+    # 30 px: the filled boxes keep their size (a larger zoom would make the detection after
+    # the gap look like a partial view of the prediction, which the track widens on purpose)
+    tr = IouTracker(TrackConfig(hold=20, lookahead=8, min_hits=1, grow=0.0), (W, H), 30.0,
+                    motion=ZoomMotion(1.02))
+    out = run(tr, {0: 100.0, 1: 100.0, 8: 100.0, 9: 100.0}, 12,
+              observed=lambda f: f in (0, 1, 8, 9))
+    np.testing.assert_allclose(widths(out[2:8]), [30.0] * 6, atol=1e-3)

@@ -7,9 +7,11 @@ prediction's uncertainty (small or fast objects), then low-score detections are 
 tracks still free (ByteTrack's second pass). A detection that covers only part of its track's
 prediction (the detector saw part of the object) is widened to the prediction for a frame or two.
 A track missed on a frame where the detector ran keeps its predicted box, grown with its
-uncertainty and never smaller than its last detection, for ``hold`` frames after that detection;
-frames where the detector did not run never end a track. A track ends when its prediction leaves
-the picture, when the hold runs out, or at a shot cut.
+uncertainty, for ``hold`` frames after that detection; frames where the detector did not run
+never end a track. The size of a held box (before that margin) is never smaller than its last
+detection and never larger than the scale change its detections or the measured motion show
+allows (:func:`_size_cap`), so a noisy size velocity cannot swell it. A track ends when its
+prediction leaves the picture, when the hold runs out, or at a shot cut.
 
 Each frame's final boxes are decided ``lookahead`` frames later, when more of the future is known:
 a gap between two detections of a track is filled by interpolation, and a track's first detection
@@ -50,6 +52,40 @@ _GATE_PER_FRAME = 0.015
 #: ``_PARTIAL_FRAMES`` frames in a row: the track keeps the union of both boxes.
 _PARTIAL = 0.7
 _PARTIAL_FRAMES = 2
+#: A held, carried-back or interpolated box is at most this many times the largest recent
+#: detection of its track, wide and high (before its uncertainty margin) ...
+_MAX_SCALE = 1.5
+#: ... where "recent" is the track's last this many detections, which also give its size rate.
+_SCALE_DETS = 8
+
+
+def _size_cap(largest: np.ndarray, rate: np.ndarray, frames: float,
+              zoom: np.ndarray | float = 1.0) -> np.ndarray:
+    """Largest width and height a track's box may have ``frames`` frames away from its nearest
+    detection: the largest of its recent detections (``largest``, w h), grown only by scale
+    change that was measured -- the growth rate fitted to its detections (``rate``, px per frame
+    in the direction of that frame; shrinking counts as 0) or the zoom measured in the pictures
+    over those frames (``zoom``) -- and at most ``_MAX_SCALE`` times ``largest``:
+
+        min(max(largest + frames * max(rate, 0), zoom * largest), _MAX_SCALE * largest)
+
+    Works on one track (2,) or many (N, 2) (``frames`` then (N, 1)).
+
+    Example:
+        >>> _size_cap(np.array([40.0, 20.0]), np.array([2.0, 0.0]), 5).tolist()
+        [50.0, 20.0]
+        >>> _size_cap(np.array([40.0, 20.0]), np.array([2.0, 0.0]), 50).tolist()
+        [60.0, 20.0]
+    """
+    grown = np.maximum(largest + frames * np.maximum(rate, 0.0), zoom * largest)
+    return np.minimum(grown, _MAX_SCALE * largest)
+
+
+def _clip_size(box: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``box`` (x0, y0, x1, y1) with its width and height clipped to ``lo..hi``, same centre."""
+    z = xyxy_to_cxcywh(box)
+    z[2:] = np.clip(z[2:], lo, hi)
+    return cxcywh_to_xyxy(z)
 
 
 @dataclass(slots=True)
@@ -69,7 +105,8 @@ class _Entry:
 
 class _Track:
     __slots__ = ("id", "cls", "entries", "dets", "first", "floor", "hits",
-                 "last_det", "held", "missed", "partial", "alive", "back")
+                 "last_det", "held", "missed", "partial", "alive", "back",
+                 "recent", "growth", "zoom")
 
     def __init__(self, tid: int, cls: int, frame: int, box: np.ndarray, score: float,
                  floor: int) -> None:
@@ -88,6 +125,22 @@ class _Track:
         self.alive = True
         #: the first detection moved back frame by frame with measured motion (frame - 1, ...)
         self.back: list[np.ndarray] = []
+        #: (frame, box) of the last detections as the detector gave them, for the size cap
+        self.recent: deque[tuple[int, np.ndarray]] = deque([(frame, box)], maxlen=_SCALE_DETS)
+        #: (largest w h, growth rate w h) of ``recent``, computed when first needed
+        self.growth: tuple[np.ndarray, np.ndarray] | None = None
+        #: zoom (w, h) measured in the pictures since the last detection
+        self.zoom = np.ones(2)
+
+    def size_growth(self) -> tuple[np.ndarray, np.ndarray]:
+        """The largest size (w, h) among the recent detections and its fitted rate of change
+        (px per frame), for :func:`_size_cap`."""
+        if self.growth is None:
+            frames = [f for f, _ in self.recent]
+            boxes = np.array([b for _, b in self.recent])
+            vel, _ = fit_velocity(frames, boxes)
+            self.growth = (xyxy_to_cxcywh(boxes)[:, 2:].max(axis=0), vel[2:])
+        return self.growth
 
 
 @dataclass(slots=True)
@@ -244,6 +297,7 @@ class IouTracker:
         filters = self._filters.setdefault(cls, BoxFilters())
         index = frame.frame_index
         moved = self._moved(cls, index) if (self.motion is not None and tracks) else None
+        before = filters.mean[:, 2:].copy()
         filters.predict()
         if moved is not None:
             filters.place(*moved)
@@ -290,8 +344,23 @@ class IouTracker:
             tr.hits += 1
             tr.last_det = t
             tr.held = False
-        # held boxes never shrink below the last detection: a box that shrank as the object
-        # was cut by the picture's edge or half missed must not vanish while held
+            tr.recent.append((t, boxes[di]))
+            tr.growth = None
+            tr.zoom = np.ones(2)
+        if moved is not None and len(free_t):  # the zoom measured in the pictures
+            step = (moved[0][free_t, 2:] - moved[0][free_t, :2]) / np.maximum(before[free_t], 1e-9)
+            for ti, z in zip(free_t, step):
+                tracks[ti].zoom = tracks[ti].zoom * z
+        # held boxes never swell past what was detected and measured (see _size_cap), not even
+        # inside the filter (its size sets its noise and the next prediction) ...
+        growth = [tracks[i].size_growth() for i in free_t]
+        cap = _size_cap(np.array([g[0] for g in growth]).reshape(-1, 2),
+                        np.array([g[1] for g in growth]).reshape(-1, 2),
+                        np.array([[t - tracks[i].last_det] for i in free_t]).reshape(-1, 1),
+                        np.array([tracks[i].zoom for i in free_t]).reshape(-1, 2))
+        filters.mean[free_t, 2:] = np.minimum(filters.mean[free_t, 2:], cap)
+        # ... and never shrink below the last detection: a box that shrank as the object was
+        # cut by the picture's edge or half missed must not vanish while held
         last = np.array([xyxy_to_cxcywh(tracks[i].dets[-1].box)[2:] for i in free_t]).reshape(-1, 2)
         mean = filters.mean[free_t]
         mean[:, 2:] = np.maximum(mean[:, 2:], last)
@@ -405,9 +474,11 @@ class IouTracker:
                 score = min(prev.score, nxt.score)
                 if self.motion is not None and e.pred is not None and nxt.pred is not None \
                         and prev.post is not None:
-                    # the measured path, corrected so that it meets both detections
-                    return (e.pred + (1 - a) * (prev.box - prev.post)
-                            + a * (nxt.box - nxt.pred)), score
+                    # the measured path, corrected so that it meets both detections, no larger
+                    # than the larger of them nor smaller than the smaller
+                    box = e.pred + (1 - a) * (prev.box - prev.post) + a * (nxt.box - nxt.pred)
+                    ends = np.array([prev.box[2:] - prev.box[:2], nxt.box[2:] - nxt.box[:2]])
+                    return _clip_size(box, ends.min(axis=0), ends.max(axis=0)), score
                 return prev.box + a * (nxt.box - prev.box), score
             if not e.held or tr.hits >= cfg.min_hits:
                 return e.box, e.score
@@ -421,23 +492,22 @@ class IouTracker:
     def _carry_back(self, tr: _Track, k: int) -> tuple[np.ndarray, float]:
         """The first detection of ``tr`` moved ``k`` frames back: along the measured motion when
         it reaches that far, else along the velocity of its detections so far (all still within
-        the lookahead)."""
+        the lookahead). Its size is never smaller than the first detection and never larger
+        than :func:`_size_cap` allows looking backwards (detections that shrink over time, or
+        the measured zoom, let it grow)."""
         cfg = self.config
         first = tr.dets[0]
         state = xyxy_to_cxcywh(first.box)
         size = state[2:].copy()
+        boxes = np.array([e.box for e in tr.dets])
+        vel, vel_var = fit_velocity([e.frame for e in tr.dets], boxes)
         if k <= len(tr.back):
             mean, vel_var = xyxy_to_cxcywh(tr.back[k - 1]), np.zeros(4)
+            zoom = mean[2:] / size
         else:
-            vel, vel_var = fit_velocity([e.frame for e in tr.dets], [e.box for e in tr.dets])
-            mean = state - k * vel
-        mean[2:] = np.clip(mean[2:], size, 2.0 * size)  # never shrinks: see _step
-        std = extrapolation_std(k, size, vel_var)
-        margin = np.minimum(cfg.grow * (std[:2] + std[2:] / 2), cfg.max_grow * mean[2:])
-        return cxcywh_to_xyxy(mean, margin), first.score
-        vel, vel_var = fit_velocity([e.frame for e in tr.dets], [e.box for e in tr.dets])
-        mean = state - k * vel
-        mean[2:] = np.clip(mean[2:], size, 2.0 * size)  # never shrinks: see _step
+            mean, zoom = state - k * vel, np.ones(2)
+        largest = xyxy_to_cxcywh(boxes)[:, 2:].max(axis=0)
+        mean[2:] = np.clip(mean[2:], size, _size_cap(largest, -vel[2:], k, zoom))  # see _step
         std = extrapolation_std(k, size, vel_var)
         margin = np.minimum(cfg.grow * (std[:2] + std[2:] / 2), cfg.max_grow * mean[2:])
         return cxcywh_to_xyxy(mean, margin), first.score
