@@ -358,12 +358,11 @@ class IouTracker:
                         np.array([g[1] for g in growth]).reshape(-1, 2),
                         np.array([[t - tracks[i].last_det] for i in free_t]).reshape(-1, 1),
                         np.array([tracks[i].zoom for i in free_t]).reshape(-1, 2))
-        filters.mean[free_t, 2:] = np.minimum(filters.mean[free_t, 2:], cap)
         # ... and never shrink below the last detection: a box that shrank as the object was
         # cut by the picture's edge or half missed must not vanish while held
         last = np.array([xyxy_to_cxcywh(tracks[i].dets[-1].box)[2:] for i in free_t]).reshape(-1, 2)
-        mean = filters.mean[free_t]
-        mean[:, 2:] = np.maximum(mean[:, 2:], last)
+        mean = filters.mean[free_t]  # a copy: the filter's own state is left as it is
+        mean[:, 2:] = np.maximum(np.minimum(mean[:, 2:], cap), last)
         held = cxcywh_to_xyxy(mean, filters.margins(cfg.grow, cfg.max_grow)[free_t])
         for ti, box in zip(free_t, held):
             tr = tracks[ti]
