@@ -41,6 +41,46 @@ class BoxDetector:
         return out
 
 
+class KillingDetector(BoxDetector):
+    """A BoxDetector whose process is killed (SIGKILL, as by the kernel's OOM killer) when it
+    reaches frame ``kill_at``: every time with ``always``, else only the first time (``marker``
+    records that it happened, across processes)."""
+
+    def __init__(self, boxes, kill_at: int, marker: str | os.PathLike, always: bool = False):
+        super().__init__(boxes)
+        self.kill_at = kill_at
+        self.marker = str(marker)
+        self.always = always
+
+    def detect(self, frames, indices):
+        import signal
+
+        if self.kill_at in indices:
+            try:  # only the first process to get here dies (unless always)
+                fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                             | (0 if self.always else os.O_EXCL))
+            except FileExistsError:
+                fd = None
+            if fd is not None:
+                os.write(fd, f"{os.getpid()}\n".encode())
+                os.close(fd)
+                os.kill(os.getpid(), signal.SIGKILL)
+        return super().detect(frames, indices)
+
+
+class FailingDetector(BoxDetector):
+    """A BoxDetector that raises on frame ``fail_at`` (a stage failure, not a lost worker)."""
+
+    def __init__(self, boxes, fail_at: int):
+        super().__init__(boxes)
+        self.fail_at = fail_at
+
+    def detect(self, frames, indices):
+        if self.fail_at in indices:
+            raise RuntimeError(f"detector broke on frame {self.fail_at}")
+        return super().detect(frames, indices)
+
+
 def moving_box(i: int) -> list[list[float]]:
     """A box that moves 2 px per frame; stays inside a 96x64 frame for 30 frames."""
     return [[8 + 2 * i, 12, 30 + 2 * i, 40]]

@@ -149,3 +149,22 @@ def test_cli_folder_with_the_real_detectors(tree):
     assert r.returncode == 1, err  # the broken file
     assert err.splitlines()[0].startswith("avanon: 6 files | 4 ok")
     assert os.path.exists(dst / "day2" / "cam" / "shot.png")
+
+
+def test_a_killed_worker_is_run_again_and_one_that_always_dies_fails_its_file_alone(tmp_path):
+    from support import KillingDetector
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mkv"):
+        make_clip(src / name, frames=12)
+    once = anonymize_folder(src, tmp_path / "once", CFG, jobs=2,
+                            detector=KillingDetector(moving_box, 6, tmp_path / "killed"))
+    assert [r.status for r in once.results] == ["ok", "ok", "ok"]
+    assert (tmp_path / "killed").read_text().count("\n") == 1
+    always = anonymize_folder(src, tmp_path / "always", CFG, jobs=2,
+                              detector=KillingDetector(moving_box, 6, tmp_path / "k2",
+                                                       always=True))
+    assert [r.status for r in always.results] == ["failed"] * 3
+    assert all("worker died" in r.reason for r in always.results)
+    assert list((tmp_path / "always").iterdir()) == []  # no output, no temporary file

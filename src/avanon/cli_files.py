@@ -32,6 +32,8 @@ def dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, config) 
 
     if args.address and args.engine != "ray":
         parser.error("--address: only with --engine ray")
+    if args.jobs < 1:
+        parser.error(f"--jobs: expected an integer >= 1, got {args.jobs}")
     if args.input != "-" and Path(args.input).is_dir():
         return _folder(parser, args, config)
     given = _given(parser, args, FOLDER_ONLY)

@@ -59,6 +59,10 @@ class RunSummary:
     decode_errors: int = 0
     #: Why the input looks cut short (a truncated file), or "" when it ended where it said.
     ended_early: str = ""
+    #: Seconds spent in each phase of a split run (plan, segments, join); empty otherwise.
+    timings: dict[str, float] = field(default_factory=dict)
+    #: What each segment's worker did (:class:`avanon.segments.SegmentResult`; split runs).
+    segments: list = field(default_factory=list)
 
     @property
     def fps(self) -> float:

@@ -102,6 +102,11 @@ class SegmentResult:
     decode_errors: int = 0
     #: each video packet's exact (pts, dts, time base), in the order they were muxed
     timestamps: list = field(default_factory=list)
+    #: frames pushed through the anonymizer (its own, the warm-up and the run-out past its end)
+    frames_pushed: int = 0
+    #: seconds from the worker's start to its first frame pushed (models loaded), and in all
+    startup: float = 0.0
+    seconds: float = 0.0
 
 
 def scan_video(path: str | os.PathLike, video_stream: int = 0) -> Timeline | str:
@@ -189,9 +194,12 @@ def run_segment(config: Config, src: str, dst: str, segment: Segment,
     from .media.sink import MediaSink
     from .media.source import MediaSource
 
+    t0 = time.perf_counter()
     source = MediaSource(src, config.video_stream, hwaccel=config.hwaccel)
     sink = None
     ok = False
+    pushed = 0
+    startup = 0.0
     try:
         info = source.info
         sink = MediaSink(dst, source, config.encode, format_name=format_name, video_only=True,
@@ -230,6 +238,9 @@ def run_segment(config: Config, src: str, dst: str, segment: Segment,
             for frame in source.decode(packet if packet.size or packet.dts is not None else None):
                 if frame.pts is None or frame.pts < segment.warm:
                     continue
+                if not pushed:
+                    startup = time.perf_counter() - t0
+                pushed += 1
                 if emit(anon.push(frame)):
                     done = True
                     break
@@ -249,7 +260,8 @@ def run_segment(config: Config, src: str, dst: str, segment: Segment,
         return SegmentResult(segment.index, dst, sink.frames_encoded, first, last,
                              boxes, sink.report.encoder,
                              list(sink.report.notes), source.display_matrix,
-                             source.decode_errors, sink.video_log)
+                             source.decode_errors, sink.video_log, pushed, startup,
+                             time.perf_counter() - t0)
     finally:
         if not ok and sink is not None:
             sink.abort()
@@ -441,14 +453,15 @@ def anonymize_segmented(
             summary.notes.append(f"not split ({why})")
             return summary
         return _run_split(src, Path(dst), config, plan, engine, format_name=format_name,
-                          detector=detector, t0=t0, overwrite=overwrite)
+                          detector=detector, t0=t0, overwrite=overwrite,
+                          planned=time.perf_counter() - t0)
     finally:
         if own and engine is not None:
             engine.close()
 
 
 def _run_split(src, dst: Path, config: Config, plan: list[Segment], engine, *, format_name,
-               detector, t0: float, overwrite: bool):
+               detector, t0: float, overwrite: bool, planned: float):
     from .engine import WorkerLost
     from .media.sink import MediaSink
     from .media.source import MediaSource
@@ -473,15 +486,18 @@ def _run_split(src, dst: Path, config: Config, plan: list[Segment], engine, *, f
         items = [(str(src), os.path.join(workdir, f"segment-{s.index:04d}{suffix}"), s,
                   format_name, detector) for s in plan]
         results: list[SegmentResult | None] = [None] * len(plan)
+        t1 = time.perf_counter()
         for k, value in engine.run(run_segment, work_config, items):
             if isinstance(value, WorkerLost):
                 raise PipelineError(f"segment {k} of {len(plan)} failed: {value}")
             results[k] = value
+        t2 = time.perf_counter()
         tmp = temp_beside(dst)
         report = join_segments(str(src), results, plan, tmp, config,
                                        format_name=format_name, name=str(dst))
         publish(tmp, dst)
         ok = True
+        t3 = time.perf_counter()
     except AvanonError as exc:
         raise name_output(exc, tmp, dst) if tmp else exc
     except av.FFmpegError as exc:
@@ -505,4 +521,7 @@ def _run_split(src, dst: Path, config: Config, plan: list[Segment], engine, *, f
     summary.notes.append(f"{len(plan)} segments on {engine.name} ({engine.slots} at once)")
     summary.decode_errors = sum(r.decode_errors for r in results)
     summary.elapsed = time.perf_counter() - t0
+    summary.segments = results
+    summary.timings = {"plan": planned, "setup": t1 - t0 - planned, "segments": t2 - t1,
+                       "join": t3 - t2}
     return summary
