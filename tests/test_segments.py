@@ -18,6 +18,7 @@ from avanon.track.config import TrackConfig
 from avanon.segments import (MIN_SEGMENT_FRAMES, Timeline, anonymize_segmented, plan_segments,
                              run_segment, scan_video, warmup_frames)
 from mediafactory import make_clip
+from probe import display_matrix
 from support import BoxDetector, FailingDetector, KillingDetector
 
 CFG = avanon.Config(mask=MaskConfig(mode="solid"))
@@ -114,7 +115,8 @@ def engine():
 
 @pytest.mark.parametrize("ext,vfr", [("mp4", False), ("mkv", True), ("ts", False)])
 def test_split_run_gives_one_runs_frames_pts_packets_and_masks(tmp_path, engine, ext, vfr):
-    c = clip(tmp_path / f"in.{ext}", vfr=vfr, audio=(("aac", "eng"), ("mp2", "fra")))
+    c = clip(tmp_path / f"in.{ext}", vfr=vfr, audio=(("aac", "eng"), ("mp2", "fra")),
+             rotation=90 if ext == "mp4" else 0)
     one = avanon.anonymize(c.path, tmp_path / f"one.{ext}", CFG,
                            detector=BoxDetector(box, skip=MISSES))
     two = anonymize_segmented(c.path, tmp_path / f"two.{ext}", CFG, engine=engine, segments=3,
@@ -134,6 +136,9 @@ def test_split_run_gives_one_runs_frames_pts_packets_and_masks(tmp_path, engine,
     ma, mb = masked(tmp_path / f"one.{ext}"), masked(tmp_path / f"two.{ext}")
     assert ma == mb
     assert all(ma[84:96]) and all(ma[144:156])  # held over the misses at both seams
+    rotation = display_matrix(tmp_path / f"two.{ext}")
+    assert rotation == display_matrix(tmp_path / f"one.{ext}")
+    assert (rotation is not None) == (ext == "mp4")  # the rotated clip keeps its rotation
     assert leftovers(tmp_path) == []
 
 
@@ -207,8 +212,11 @@ def test_cli_address_needs_the_ray_engine_and_jobs_must_be_positive(tmp_path):
 
 @pytest.mark.models
 def test_cli_jobs_splits_one_video_with_the_real_detectors(tmp_path):
-    c = clip(tmp_path / "in.mkv", audio=(("aac", "eng"),))
+    c = clip(tmp_path / "in.mkv", frames=600, audio=(("aac", "eng"),))
     r = _cli(c.path, tmp_path / "out.mkv", "--jobs", "2")
     assert r.returncode == 0, r.stderr
-    assert "240 frames" in r.stderr and "2 segments on local (2 at once)" in r.stderr
-    assert len(packets(tmp_path / "out.mkv")[0]) == 240
+    assert "600 frames" in r.stderr and "2 segments on local (2 at once)" in r.stderr
+    assert len(packets(tmp_path / "out.mkv")[0]) == 600
+    # too short to pay for its overlap: one process, and the summary says why
+    r = _cli(c.path, tmp_path / "short.mkv", "--jobs", "2", "--vf-pre", "trim=end_frame=300")
+    assert r.returncode == 0 and "not split (a filter chain" in r.stderr

@@ -414,7 +414,9 @@ def anonymize_segmented(
         jobs: local worker processes (``engine`` None).
         engine: an engine from :mod:`avanon.engine` (it is closed by the caller), or None for
             ``jobs`` local processes.
-        segments: pieces to cut the video into (default: as many as the engine runs at once).
+        segments: pieces to cut the video into, each at least :data:`MIN_SEGMENT_FRAMES`
+            long (default: as many as the engine runs at once, each at least 4 times its
+            overlap with its neighbours long, so the overlap costs at most a quarter more).
 
     Returns:
         A :class:`~avanon.pipeline.RunSummary`; its notes say how the file was split.
@@ -444,9 +446,12 @@ def anonymize_segmented(
         parts = segments or (engine.slots if engine is not None else 1)
         plan = []
         if why is None:
-            plan = plan_segments(timeline, parts, warmup_frames(config, timeline.fps))
+            warmup = warmup_frames(config, timeline.fps)
+            shortest = MIN_SEGMENT_FRAMES if segments else max(
+                MIN_SEGMENT_FRAMES, 4 * (warmup + config.track.lookahead + config.schedule.longest))
+            plan = plan_segments(timeline, parts, warmup, shortest)
             if len(plan) < 2:
-                why = f"{len(timeline.pts)} frames make no two segments of {MIN_SEGMENT_FRAMES}+"
+                why = f"{len(timeline.pts)} frames make no two segments of {shortest}+"
         if why is not None:
             summary = anonymize(src, dst, config, overwrite=overwrite, format_name=format_name,
                                 export_detections=export_detections, detector=detector)
