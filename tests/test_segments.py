@@ -220,3 +220,17 @@ def test_cli_jobs_splits_one_video_with_the_real_detectors(tmp_path):
     # too short to pay for its overlap: one process, and the summary says why
     r = _cli(c.path, tmp_path / "short.mkv", "--jobs", "2", "--vf-pre", "trim=end_frame=300")
     assert r.returncode == 0 and "not split (a filter chain" in r.stderr
+
+
+@pytest.mark.media
+@pytest.mark.models
+def test_a_real_vfr_clip_with_audio_split_in_two_matches_one_run(tmp_path, media, engine):
+    src = media / "video" / "derived" / "grid_concat_vfr_audio.mp4"
+    one = avanon.anonymize(src, tmp_path / "one.mp4")
+    two = anonymize_segmented(src, tmp_path / "two.mp4", engine=engine, segments=2)
+    assert "2 segments on local (2 at once)" in two.notes and two.frames == one.frames
+    a, b = packets(tmp_path / "one.mp4"), packets(tmp_path / "two.mp4")
+    assert sorted(p for p, _, _ in a[0]) == sorted(p for p, _, _ in b[0])
+    assert [v for k, v in a.items() if k] == [v for k, v in b.items() if k]
+    # the same faces, give or take the frames around the seam
+    assert abs(two.boxes.get("face", 0) - one.boxes.get("face", 0)) <= 0.05 * one.boxes["face"]
