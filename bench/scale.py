@@ -25,10 +25,23 @@ VIDEO = MEDIA / "intel" / "one-by-one-person-detection.mp4"
 FOLDER = [MEDIA / "grid", MEDIA / "derived", MEDIA / "tears_of_steel"]
 
 
-def _engine(name: str, jobs: int):
+def _timed(run, *args, **kwargs):
+    """``run(*args, **kwargs)`` and its wall-clock seconds."""
+    t = time.perf_counter()
+    result = run(*args, **kwargs)
+    return result, time.perf_counter() - t
+
+
+def _on(name: str, jobs: int, run, *args, **kwargs):
+    """``run(..., engine=E)`` on a fresh engine ``name``: result, seconds, the engine."""
     from avanon.engine import LocalEngine, RayEngine
 
-    return LocalEngine(jobs) if name == "local" else RayEngine()
+    engine = LocalEngine(jobs) if name == "local" else RayEngine()
+    try:
+        result, wall = _timed(run, *args, engine=engine, **kwargs)
+    finally:
+        engine.close()
+    return result, wall, engine
 
 
 def bench_video(path: Path, engines: list[str], jobs: int, out: Path) -> None:
@@ -36,20 +49,13 @@ def bench_video(path: Path, engines: list[str], jobs: int, out: Path) -> None:
     from avanon.segments import anonymize_segmented
 
     avanon.anonymize(path, out / "warm.mp4", overwrite=True)  # models, Numba cache
-    t = time.perf_counter()
-    one = avanon.anonymize(path, out / "one.mp4", overwrite=True)
-    base = time.perf_counter() - t
+    one, base = _timed(avanon.anonymize, path, out / "one.mp4", overwrite=True)
     print(f"\n{path.name}: {one.frames} frames")
     print(f"{'run':<28}{'wall s':>8}{'fps':>8}{'x one':>8}   phases (s)")
     print(f"{'one process':<28}{base:8.1f}{one.frames / base:8.1f}{1.0:8.2f}")
     for name in engines:
-        engine = _engine(name, jobs)
-        try:
-            t = time.perf_counter()
-            s = anonymize_segmented(path, out / f"{name}.mp4", engine=engine, overwrite=True)
-            wall = time.perf_counter() - t
-        finally:
-            engine.close()
+        s, wall, engine = _on(name, jobs, anonymize_segmented, path, out / f"{name}.mp4",
+                              overwrite=True)
         ph = s.timings
         phases = " ".join(f"{k} {v:.2f}" for k, v in ph.items())
         label = f"{name}, {engine.slots} at once"
@@ -83,21 +89,13 @@ def bench_folder(dirs: list[Path], engines: list[str], jobs: int, out: Path) -> 
             if f.suffix.lower() in (".mp4", ".mpg", ".mkv"):
                 os.symlink(f, src / f"{n:02d}-{f.name}")
                 n += 1
-    t = time.perf_counter()
-    one = anonymize_folder(src, out / "f1", jobs=1)
-    base = time.perf_counter() - t
+    one, base = _timed(anonymize_folder, src, out / "f1", jobs=1)
     frames = sum(r.frames for r in one.of("ok"))
     print(f"\nfolder of {n} videos, {frames} frames")
     print(f"{'run':<28}{'wall s':>8}{'fps':>8}{'x one':>8}")
     print(f"{'--jobs 1':<28}{base:8.1f}{frames / base:8.1f}{1.0:8.2f}")
     for name in engines:
-        engine = _engine(name, jobs)
-        try:
-            t = time.perf_counter()
-            anonymize_folder(src, out / f"f-{name}", engine=engine)
-            wall = time.perf_counter() - t
-        finally:
-            engine.close()
+        _, wall, engine = _on(name, jobs, anonymize_folder, src, out / f"f-{name}")
         label = f"{name}, {engine.slots} at once"
         print(f"{label:<28}{wall:8.1f}{frames / wall:8.1f}{base / wall:8.2f}")
 

@@ -119,9 +119,12 @@ def test_split_run_gives_one_runs_frames_pts_packets_and_masks(tmp_path, engine,
              rotation=90 if ext == "mp4" else 0)
     one = avanon.anonymize(c.path, tmp_path / f"one.{ext}", CFG,
                            detector=BoxDetector(box, skip=MISSES))
+    seen = []
     two = anonymize_segmented(c.path, tmp_path / f"two.{ext}", CFG, engine=engine, segments=3,
-                              detector=BoxDetector(box, skip=MISSES))
+                              detector=BoxDetector(box, skip=MISSES), progress=seen.append)
     assert "3 segments on local (2 at once)" in two.notes
+    assert seen[-1].frames == seen[-1].total == 240  # progress ends at every frame encoded
+    assert [p.frames for p in seen] == sorted(p.frames for p in seen)
     assert two.frames == one.frames == 240
     a, b = packets(tmp_path / f"one.{ext}"), packets(tmp_path / f"two.{ext}")
     assert a.keys() == b.keys() and len(a) == 3

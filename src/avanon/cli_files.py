@@ -94,7 +94,8 @@ def _engine(parser: argparse.ArgumentParser, args: argparse.Namespace):
     return RayEngine(args.address)
 
 
-def segmented(parser: argparse.ArgumentParser, args: argparse.Namespace, config, src, dst):
+def segmented(parser: argparse.ArgumentParser, args: argparse.Namespace, config, src, dst,
+              show=None):
     """One video in segments run at once (``--jobs N`` or ``--engine ray``)."""
     from .segments import anonymize_segmented
 
@@ -104,7 +105,7 @@ def segmented(parser: argparse.ArgumentParser, args: argparse.Namespace, config,
     try:
         return anonymize_segmented(src, dst, config, jobs=args.jobs, engine=engine,
                                    overwrite=args.overwrite, format_name=args.format,
-                                   export_detections=args.export_detections)
+                                   export_detections=args.export_detections, progress=show)
     finally:
         if engine is not None:
             engine.close()

@@ -19,7 +19,7 @@ RENDER_ONLY = ("mode", "shape", "mask_scale", "color", "codec", "crf", "bitrate"
                "keep_metadata", "keep_other_video", "format", "export_detections",
                "detections")
 #: Options that change what is detected or tracked: meaningless with ``--detections``.
-DETECT_ONLY = ("threshold", "det_size", "model_dir", "no_track", "hold", "lookahead",
+DETECT_ONLY = ("threshold", "det_size", "model_dir", "plate_model", "no_track", "hold", "lookahead",
                "detect_every", "redetect", "no_motion")
 
 

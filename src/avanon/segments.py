@@ -36,8 +36,10 @@ import bisect
 import dataclasses
 import logging
 import os
+import queue
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -191,6 +193,7 @@ def run_segment(config: Config, src: str, dst: str, segment: Segment,
                 format_name: str | None = None, detector=None) -> SegmentResult:
     """Anonymize ``segment`` of ``src`` into ``dst`` (video only; a worker's piece)."""
     from .anonymizer import Anonymizer
+    from .engine import report
     from .media.sink import MediaSink
     from .media.source import MediaSource
 
@@ -218,9 +221,9 @@ def run_segment(config: Config, src: str, dst: str, segment: Segment,
                     boxes[c] = boxes.get(c, 0) + 1
 
         anon.on_detections = count
-        vi = source.video.index
         first = last = None
         done = False
+        reported = [time.perf_counter()]
 
         def emit(frames) -> bool:
             nonlocal first, last
@@ -232,6 +235,10 @@ def run_segment(config: Config, src: str, dst: str, segment: Segment,
                 sink.write(out)
                 first = out.pts if first is None else first
                 last = out.pts
+                now = time.perf_counter()
+                if now - reported[0] >= 0.5:
+                    reported[0] = now
+                    report(segment.index, sink.frames_encoded)
             return False
 
         for packet in _video_from(source, segment.seek):
@@ -381,6 +388,55 @@ def join_segments(src: str, parts: list[SegmentResult], segments: list[Segment],
         source.close()
 
 
+class _Reporter:
+    """Calls ``progress`` about twice a second with the frames the segments have encoded
+    (``done``: segment -> frames, filled from the workers' reports and from finished
+    segments)."""
+
+    def __init__(self, events, done: dict, progress, total: int, t0: float):
+        self.events, self.done, self.progress = events, done, progress
+        self.total, self.t0 = total, t0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="avanon-split-progress",
+                                       daemon=True)
+
+    def _loop(self) -> None:
+        from .pipeline import Progress
+
+        while not self.stop.is_set():
+            if self.events is not None:
+                try:
+                    k, n = self.events.get(timeout=0.5)
+                    self.done[k] = max(n, self.done.get(k, 0))
+                except queue.Empty:
+                    pass
+            else:
+                self.stop.wait(0.5)
+            if self.progress is not None:
+                self.progress(Progress(sum(self.done.values()), self.total,
+                                       time.perf_counter() - self.t0))
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, exc_type, *rest) -> None:
+        from .pipeline import Progress
+
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        while self.events is not None:  # what the workers said last, not for the next run
+            try:
+                self.events.get_nowait()
+            except queue.Empty:
+                break
+        if self.progress is not None and exc_type is None:
+            self.progress(Progress(sum(self.done.values()), self.total,
+                                   time.perf_counter() - self.t0))
+
+
 def _why_not_split(src, dst, config: Config, format_name, export_detections) -> str | None:
     if config.vf_pre or config.vf:
         return "a filter chain (vf_pre, vf) may change the frames' count and times"
@@ -405,12 +461,15 @@ def anonymize_segmented(
     format_name: str | None = None,
     export_detections: str | os.PathLike | None = None,
     detector=None,
+    progress=None,
 ):
     """Anonymize ``src`` into ``dst`` in segments run at once (see the module).
 
     Args:
-        src, dst, config, overwrite, format_name, export_detections, detector: as for
-            :func:`avanon.anonymize` (a file or filter chain that cannot be split runs there).
+        src, dst, config, overwrite, format_name, export_detections, detector, progress: as
+            for :func:`avanon.anonymize` (a file or filter chain that cannot be split runs
+            there). Progress counts the frames the segments have encoded (local engine: about
+            twice a second; Ray: as segments finish).
         jobs: local worker processes (``engine`` None).
         engine: an engine from :mod:`avanon.engine` (it is closed by the caller), or None for
             ``jobs`` local processes.
@@ -454,19 +513,22 @@ def anonymize_segmented(
                 why = f"{len(timeline.pts)} frames make no two segments of {shortest}+"
         if why is not None:
             summary = anonymize(src, dst, config, overwrite=overwrite, format_name=format_name,
-                                export_detections=export_detections, detector=detector)
+                                export_detections=export_detections, detector=detector,
+                                progress=progress)
             summary.notes.append(f"not split ({why})")
             return summary
         return _run_split(src, Path(dst), config, plan, engine, format_name=format_name,
                           detector=detector, t0=t0, overwrite=overwrite,
-                          planned=time.perf_counter() - t0)
+                          planned=time.perf_counter() - t0, progress=progress,
+                          total=len(timeline.pts))
     finally:
         if own and engine is not None:
             engine.close()
 
 
 def _run_split(src, dst: Path, config: Config, plan: list[Segment], engine, *, format_name,
-               detector, t0: float, overwrite: bool, planned: float):
+               detector, t0: float, overwrite: bool, planned: float, progress=None,
+               total: int = 0):
     from .engine import WorkerLost
     from .media.sink import MediaSink
     from .media.source import MediaSource
@@ -492,10 +554,13 @@ def _run_split(src, dst: Path, config: Config, plan: list[Segment], engine, *, f
                   format_name, detector) for s in plan]
         results: list[SegmentResult | None] = [None] * len(plan)
         t1 = time.perf_counter()
-        for k, value in engine.run(run_segment, work_config, items):
-            if isinstance(value, WorkerLost):
-                raise PipelineError(f"segment {k} of {len(plan)} failed: {value}")
-            results[k] = value
+        done: dict[int, int] = {}
+        with _Reporter(engine.events, done, progress, total, t0):
+            for k, value in engine.run(run_segment, work_config, items):
+                if isinstance(value, WorkerLost):
+                    raise PipelineError(f"segment {k} of {len(plan)} failed: {value}")
+                results[k] = value
+                done[k] = value.frames
         t2 = time.perf_counter()
         tmp = temp_beside(dst)
         report = join_segments(str(src), results, plan, tmp, config,

@@ -15,9 +15,9 @@ def test_defaults():
     assert dict(cfg.thresholds) == {"face": 0.2, "plate": 0.5}
     assert cfg.det_size == DEFAULT_DET_SIZE and cfg.det_size % 32 == 0
     assert cfg.threads == 0 and cfg.model_dir is None and cfg.providers is None
-    assert cfg.plate_model == "ppocr_det"
+    assert cfg.plate_model == "both"
     assert cfg.precision == "int8"
-    assert cfg.model_names() == ("centerface_int8", "ppocr_det")
+    assert cfg.model_names() == ("centerface_int8", "ppocr_det", "clpr_det")
     assert cfg.plate_rules == PlateRules()
 
 

