@@ -106,3 +106,13 @@ def test_a_killed_ray_worker_is_retried_and_one_that_always_dies_fails_its_file_
     assert [r.status for r in always.results] == ["failed", "failed"]
     assert "worker died" in always.results[0].reason
     assert sorted(p.name for p in (tmp_path / "always").rglob("*")) == []  # nothing, not even temps
+
+
+def test_a_failed_segment_on_ray_fails_the_run_with_its_own_error(tmp_path, ray_engine):
+    from support import FailingDetector
+
+    c = make_clip(tmp_path / "in.mp4", size=(96, 64), frames=240, options={"g": "30"})
+    with pytest.raises(avanon.PipelineError, match="detector broke on frame 204"):
+        anonymize_segmented(c.path, tmp_path / "out.mp4", CFG, engine=ray_engine, segments=3,
+                            detector=FailingDetector(block, 204))
+    assert not (tmp_path / "out.mp4").exists() and hidden(tmp_path) == []

@@ -282,6 +282,8 @@ class RayEngine:
         return config
 
     def run(self, fn: Callable, config, items: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
+        """As :meth:`LocalEngine.run`: an error raised by a piece is raised here; a worker
+        that died is retried by Ray, then its piece yields :class:`WorkerLost`."""
         ray = self._ray
         task = ray.remote(_ray_piece).options(num_cpus=self.threads, max_retries=self.retries,
                                               retry_exceptions=False)
@@ -297,8 +299,11 @@ class RayEngine:
                             ray.exceptions.OutOfMemoryError) as exc:
                         value = WorkerLost(f"its Ray worker died ({type(exc).__name__})")
                     except ray.exceptions.RayTaskError as exc:
-                        cause = exc.cause if exc.cause is not None else exc
-                        value = WorkerLost(f"internal error: {type(cause).__name__}: {cause}")
+                        # the piece itself raised: the same error as on local processes
+                        cause = exc.cause
+                        if isinstance(cause, Exception):
+                            raise cause from None
+                        raise
                     yield k, value
         finally:
             for ref in refs:
