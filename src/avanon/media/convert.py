@@ -14,6 +14,8 @@ from fractions import Fraction
 
 import av
 
+from .filtergraph import drain, end_of_stream
+
 __all__ = ["FrameConverter"]
 
 
@@ -70,18 +72,9 @@ class FrameConverter:
 
     def flush(self) -> list[av.VideoFrame]:
         """Frames still inside the filter graph at the end of the stream."""
-        if self._graph is None:
-            return []
-        try:
-            self._graph.push(None)
-        except (av.EOFError, ValueError):
+        if self._graph is None or not end_of_stream(self._graph):
             return []
         return self._drain()
 
     def _drain(self) -> list[av.VideoFrame]:
-        out = []
-        while True:
-            try:
-                out.append(self._graph.pull())
-            except (av.BlockingIOError, av.EOFError):
-                return out
+        return drain(self._graph)

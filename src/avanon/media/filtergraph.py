@@ -21,7 +21,27 @@ import av.logging
 
 from ..errors import ConfigError, PipelineError
 
-__all__ = ["FilterChain", "FilteredVideo", "LazyChain", "parse_chain", "probe_chain"]
+__all__ = ["FilterChain", "FilteredVideo", "LazyChain", "drain", "end_of_stream", "parse_chain",
+           "probe_chain"]
+
+
+def drain(graph) -> list[av.VideoFrame]:
+    """Every frame an ``av.filter.Graph`` has ready now (FFmpeg's other errors propagate)."""
+    out = []
+    while True:
+        try:
+            out.append(graph.pull())
+        except (av.BlockingIOError, av.EOFError):
+            return out
+
+
+def end_of_stream(graph) -> bool:
+    """Tell ``graph`` its input ended; False when it had ended already (nothing more to pull)."""
+    try:
+        graph.push(None)
+    except (av.EOFError, ValueError):
+        return False
+    return True
 
 _SPACE = " \n\t\r"
 #: Synthetic frames pushed through a copy of the chain to learn what it outputs.
@@ -171,22 +191,13 @@ class FilterChain:
         if self._done:
             return []
         self._done = True
-        try:
-            self._graph.push(None)
-        except (av.EOFError, ValueError):
-            return []
-        return self._drain()
+        return self._drain() if end_of_stream(self._graph) else []
 
     def _drain(self) -> list[av.VideoFrame]:
-        out = []
-        while True:
-            try:
-                frame = self._graph.pull()
-            except (av.BlockingIOError, av.EOFError):
-                break
-            except av.FFmpegError as exc:
-                raise PipelineError(f"{self.option} {self.text!r} failed: {exc}") from exc
-            out.append(frame)
+        try:
+            out = drain(self._graph)
+        except av.FFmpegError as exc:
+            raise PipelineError(f"{self.option} {self.text!r} failed: {exc}") from exc
         self.frames_out += len(out)
         return out
 
