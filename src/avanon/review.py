@@ -20,6 +20,7 @@ from .anonymizer import Anonymizer
 from .config import Config
 from .detections import CLASS_NAMES, Detections
 from .errors import AvanonError, OutputError, PipelineError
+from .media.output import check_destination
 from .media.source import MediaSource
 from .pipeline import Progress, _DetectionsWriter
 
@@ -81,14 +82,8 @@ def detect_to_file(
     """
     config = config or Config()
     dst_path = Path(dst)
-    if dst_path.is_dir():
-        raise OutputError(f"output {dst} is a directory: give a file name")
-    if dst_path.exists() and not overwrite:
-        raise OutputError(f"output {dst} exists: pass -y to overwrite")
-    if not dst_path.parent.exists():
-        raise OutputError(f"output folder {dst_path.parent} does not exist")
-    if Path(src).exists() and dst_path.exists() and os.path.samefile(src, dst_path):
-        raise OutputError(f"output {dst} is the input: choose another output path")
+    check_destination(src, dst_path, overwrite=overwrite,
+                      src_is_url="://" in str(src) or str(src).startswith("pipe:"))
     t0 = time.perf_counter()
     source = MediaSource(src, config.video_stream, hwaccel=config.hwaccel)
     writer = None

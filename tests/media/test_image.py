@@ -3,6 +3,8 @@ thumbnail out; orientation, ICC profile and capture time kept."""
 
 from __future__ import annotations
 
+import os
+
 import json
 import shutil
 import struct
@@ -206,6 +208,14 @@ def test_bad_outputs_are_refused_before_anything_is_written(tmp_path, make_dst, 
         anonymize_image(src, make_dst(tmp_path), SOLID, detector=box_detector())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.jpg", "in.jpg"]
     assert (tmp_path / "exists.jpg").read_bytes() == b"old"
+
+
+def test_a_fifo_is_refused_as_for_videos_even_with_overwrite(tmp_path):
+    src = make_jpeg(tmp_path / "in.jpg")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with pytest.raises(avanon.OutputError, match="pipe.jpg is a FIFO"):
+        anonymize_image(src, tmp_path / "pipe.jpg", SOLID, detector=box_detector(),
+                        overwrite=True)
 
 
 def test_broken_image_is_one_clear_error(tmp_path):

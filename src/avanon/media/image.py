@@ -41,6 +41,7 @@ from ..detections import CLASS_NAMES, Detections
 from ..errors import EncoderError, InputError, InputNotFoundError, OutputError
 from . import exif as exiflib
 from .metadata import is_identifying
+from .output import check_destination
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageSummary", "anonymize_image", "image_kind"]
 
@@ -495,14 +496,7 @@ def anonymize_image(
     if dst_path.suffix.lower() not in IMAGE_EXTENSIONS[kind]:
         raise OutputError(f"output {dst}: a {kind} image is written as {kind} "
                           f"(give a {'/'.join(IMAGE_EXTENSIONS[kind])} name)")
-    if dst_path.exists() and os.path.samefile(src_path, dst_path):
-        raise OutputError(f"output {dst} is the input: choose another output path")
-    if dst_path.is_dir():
-        raise OutputError(f"output {dst} is a directory: give a file name")
-    if dst_path.exists() and not overwrite:
-        raise OutputError(f"output {dst} exists: pass -y to overwrite")
-    if not dst_path.parent.exists():
-        raise OutputError(f"output folder {dst_path.parent} does not exist")
+    check_destination(src_path, dst_path, overwrite=overwrite, src_is_url=False)
     if detections is not None and detector is not None:
         from ..errors import ConfigError
         raise ConfigError("detections: a detections file replaces the detector; give one or "
