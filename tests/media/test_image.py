@@ -3,9 +3,8 @@ thumbnail out; orientation, ICC profile and capture time kept."""
 
 from __future__ import annotations
 
-import os
-
 import json
+import os
 import shutil
 import struct
 import subprocess
