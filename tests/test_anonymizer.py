@@ -142,6 +142,25 @@ def test_cut_triggers_detection_of_every_class():
     assert asked[4] == ("face", "plate") and asked[2] == ("face",)
 
 
+def test_a_detector_that_takes_fresh_is_told_which_frames_are_shot_cuts():
+    class FreshDetector(TwoClassDetector):
+        def __init__(self):
+            super().__init__()
+            self.fresh: dict[int, bool] = {}
+
+        def detect(self, frames, indices, *, classes=None, fresh=None):
+            self.fresh.update(zip(indices, fresh))
+            return super().detect(frames, indices, classes=classes)
+
+    det = FreshDetector()
+    anon = Anonymizer(det, NoMask(), RecordingTracker(), schedule=2, cut_detector=Cuts(at=[5]))
+    run(anon, 8)
+    assert det.fresh == {0: False, 2: False, 4: False, 5: True, 6: False}
+    plain = TwoClassDetector()  # without the keyword: called as before
+    run(Anonymizer(plain, NoMask(), RecordingTracker(), schedule=2, cut_detector=Cuts(at=[5])), 8)
+    assert [i for i, _ in plain.calls] == [0, 2, 4, 5, 6]
+
+
 def test_detector_without_classes_keyword_runs_everything_when_any_is_due():
     det, tr = NoKeywordDetector(), RecordingTracker()
     anon = Anonymizer(det, NoMask(), tr, schedule={"face": 2, "plate": 3})

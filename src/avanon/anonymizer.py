@@ -94,6 +94,8 @@ class Anonymizer:
         #: the classes the detector reports (empty: it does not say; one schedule for all)
         self._names = tuple(getattr(detector, "classes", ()) or ())
         self._per_class = bool(self._names) and supports_classes(detector)
+        #: the detector can be told which frames are new pictures (first frame, cuts)
+        self._fresh = supports_classes(detector, "fresh")
         self.schedule = schedule
         self.batch = batch
         self.cut_detector = cut_detector
@@ -227,13 +229,17 @@ class Anonymizer:
                 groups[plan[i]].append((i, f))
         everything = frozenset(class_id(c) for c in self._names)
         found: dict[int, Detections] = {}
+        cuts = {i: cut for i, _, cut in batch}
         for due, todo in groups.items():
             frames, indices = [f for _, f in todo], [i for i, _ in todo]
+            kwargs: dict = {}
+            if self._fresh:
+                kwargs["fresh"] = [cuts[i] for i in indices]
             try:
                 if due is None or not self._per_class or due == everything:
-                    results = self.detector.detect(frames, indices)
+                    results = self.detector.detect(frames, indices, **kwargs)
                 else:
-                    results = self.detector.detect(frames, indices,
+                    results = self.detector.detect(frames, indices, **kwargs,
                                                    classes=[CLASS_NAMES[c] for c in sorted(due)])
             except Exception as exc:
                 raise _failed("detect", indices[0], exc) from exc

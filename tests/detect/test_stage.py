@@ -385,8 +385,39 @@ def test_every_tile_examines_all_tiles_of_one_frame_at_once():
         assert len(found) == 1, box
         np.testing.assert_allclose(found.xyxy[0], box, atol=1.0)
     one = DetectStage(DetectConfig(det_size=256), 0, detectors=[SizeFinder()])
-    assert not all(len(one.detect([frame_with_red(600, 1000, b)], [0])[0])
-                   for b in ((600, 300, 612, 312), (20, 20, 32, 32), (960, 560, 972, 572)))
+    one.detect([frame_with_red(600, 1000, (1, 1, 2, 2))], [0])  # the first frame: every tile
+    assert not all(len(one.detect([frame_with_red(600, 1000, b)], [k + 1])[0])
+                   for k, b in enumerate(((600, 300, 612, 312), (20, 20, 32, 32),
+                                          (960, 560, 972, 572))))
+
+
+def test_a_new_picture_has_every_tile_examined_at_once_later_frames_one_in_turn():
+    """The first frame and a shot cut (``fresh``) show a new picture: nothing in it may wait
+    for its tile to come up; between them one tile per examined frame keeps the cost down."""
+    boxes = ((600, 300, 612, 312), (20, 20, 32, 32), (960, 560, 972, 572))
+    finder = SizeFinder()
+    stage = DetectStage(DetectConfig(det_size=256), 0, detectors=[finder])
+    n_tiles = len(stage._tiles(1000, 600, 256))
+    calls = []
+
+    def images_seen(fn):
+        before = len(finder.shapes)
+        out = fn()
+        calls.append(sum(shape[0] for shape in finder.shapes[before:]))  # images examined
+        return out
+
+    first = images_seen(lambda: stage.detect([frame_with_red(600, 1000, boxes[0])], [0])[0])
+    assert len(first) == 1 and calls[-1] == 1 + n_tiles  # the whole frame, then every tile
+    later = [images_seen(lambda b=b, k=k: stage.detect([frame_with_red(600, 1000, b)], [k])[0])
+             for k, b in enumerate(boxes, start=1)]
+    assert calls[1:] == [2, 2, 2]  # the whole frame and one tile
+    assert not all(len(d) for d in later)
+    for k, b in enumerate(boxes, start=10):  # each a cut to a new picture
+        found = images_seen(lambda b=b, k=k: stage.detect([frame_with_red(600, 1000, b)], [k],
+                                                          fresh=[True])[0])
+        assert len(found) == 1 and calls[-1] == 1 + n_tiles, b
+    with pytest.raises(ValueError, match="fresh flag"):
+        stage.detect([frame_with_red(600, 1000, boxes[0])], [20], fresh=[True, False])
 
 
 def test_each_class_gets_its_own_detector_input_size():

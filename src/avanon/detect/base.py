@@ -67,8 +67,9 @@ class FrameDetector(Protocol):
         ...
 
 
-def supports_classes(detector: FrameDetector) -> bool:
-    """True when ``detector.detect`` accepts the optional ``classes`` keyword.
+def supports_classes(detector: FrameDetector, keyword: str = "classes") -> bool:
+    """True when ``detector.detect`` accepts the optional ``classes`` keyword (or another
+    optional ``keyword``, such as ``fresh``).
 
     Example:
         >>> class Old:
@@ -82,7 +83,7 @@ def supports_classes(detector: FrameDetector) -> bool:
         params = inspect.signature(detector.detect).parameters
     except (TypeError, ValueError):  # no introspectable signature (e.g. some C extensions)
         return False
-    p = params.get("classes")
+    p = params.get(keyword)
     if p is not None:
         return p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     return any(q.kind is q.VAR_KEYWORD for q in params.values())

@@ -30,8 +30,8 @@ __all__ = ["DetectStage", "ModelTiming", "build_detectors"]
 logger = logging.getLogger(__name__)
 
 #: Frames whose long side is over this times the detector input size are also examined in
-#: native-resolution tiles (one per examined frame, in turn), so downscaling loses nothing a
-#: viewer could read. At 2, a 1080p frame is not tiled at det_size 960 (scale 0.5), a 2560-px one
+#: native-resolution tiles (all of them on a new picture: the first frame and shot cuts; then
+#: one per examined frame, in turn), so downscaling loses nothing a viewer could read. At 2, a 1080p frame is not tiled at det_size 960 (scale 0.5), a 2560-px one
 #: is (0.375).
 TILE_ABOVE = 2.0
 #: Smallest object (long side, pixels of the detector input) each class's models find reliably,
@@ -163,6 +163,7 @@ class DetectStage:
         indices: Sequence[int],
         *,
         classes: Iterable[str] | None = None,
+        fresh: Sequence[bool] | None = None,
     ) -> list[Detections]:
         """Find objects in ``frames``; one :class:`Detections` per frame, coded-picture pixels.
 
@@ -174,6 +175,11 @@ class DetectStage:
                 classes are returned, so a scheduler can look for plates less often than for
                 faces. Empty: no model runs, every frame gets no boxes. The plate rule on
                 faces (``PlateRules.max_face_cover``) sees only faces found in this call.
+            fresh: per frame, True where the picture is new (the first frame, a shot cut): a
+                frame large enough to be tiled then has every native-resolution tile examined
+                at once, instead of one in turn, so no small object in it waits for its tile
+                to come up (up to tiles x detection interval frames). The first frame this
+                stage ever sees counts as fresh.
 
         Raises:
             ValueError: ``indices`` does not match ``frames``, or ``classes`` names a class
@@ -184,6 +190,9 @@ class DetectStage:
                 f"detect: expected one index per frame, got {len(frames)} frames and "
                 f"{len(indices)} indices"
             )
+        if fresh is not None and len(fresh) != len(frames):
+            raise ValueError(f"detect: expected one fresh flag per frame, got {len(fresh)} for "
+                             f"{len(frames)} frames")
         wanted = self._wanted(classes)
         min_score = np.full(len(CLASS_NAMES), np.inf, np.float32)
         for name in wanted:
@@ -223,9 +232,11 @@ class DetectStage:
                     if plan is not None:
                         # one native-resolution tile per examined frame, in turn: what the
                         # downscaled frame is too coarse for is found within a few runs
-                        n = self._next_tile.get(size, 0)
-                        self._next_tile[size] = n + 1
-                        regions = plan if self.every_tile else plan[n % len(plan)][None]
+                        n = self._next_tile.get(size)
+                        self._next_tile[size] = (n or 0) + 1
+                        new = n is None or (fresh is not None and fresh[i])
+                        regions = (plan if self.every_tile or new
+                                   else plan[(n or 0) % len(plan)][None])
                         parts[i] += self._in_regions(frames[i], regions, size, k, models,
                                                      list(wanted))
             for i in members:
