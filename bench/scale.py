@@ -110,9 +110,9 @@ def main() -> int:
     args = ap.parse_args()
     engines = [e for e in args.engines.split(",") if e]
     if "ray" in engines:
-        try:
-            import ray  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
             print("ray is not installed: skipping the ray engine (pip install 'avanon[ray]')")
             engines.remove("ray")
     if not args.video.is_file():

@@ -8,7 +8,6 @@ import sys
 from fractions import Fraction
 
 import av
-import numpy as np
 import pytest
 
 import avanon

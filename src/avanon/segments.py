@@ -33,7 +33,6 @@ chain, frames without timestamps, output to a pipe...): the run's notes say why.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import logging
 import os
 import queue
@@ -484,8 +483,8 @@ def anonymize_segmented(
         avanon.AvanonError: as :func:`avanon.anonymize`; a segment that failed (or whose worker
             died every time) fails the run, and nothing is written at ``dst``.
     """
-    from .engine import LocalEngine, WorkerLost
-    from .pipeline import RunSummary, anonymize
+    from .engine import LocalEngine
+    from .pipeline import anonymize
 
     config = config or Config()
     t0 = time.perf_counter()
@@ -563,8 +562,8 @@ def _run_split(src, dst: Path, config: Config, plan: list[Segment], engine, *, f
                 done[k] = value.frames
         t2 = time.perf_counter()
         tmp = temp_beside(dst)
-        report = join_segments(str(src), results, plan, tmp, config,
-                                       format_name=format_name, name=str(dst))
+        report = join_segments(str(src), results, plan, tmp, config, format_name=format_name,
+                               name=str(dst))
         publish(tmp, dst)
         ok = True
         t3 = time.perf_counter()

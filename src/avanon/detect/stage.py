@@ -31,8 +31,8 @@ logger = logging.getLogger(__name__)
 
 #: Frames whose long side is over this times the detector input size are also examined in
 #: native-resolution tiles (all of them on a new picture: the first frame and shot cuts; then
-#: one per examined frame, in turn), so downscaling loses nothing a viewer could read. At 2, a 1080p frame is not tiled at det_size 960 (scale 0.5), a 2560-px one
-#: is (0.375).
+#: one per examined frame, in turn), so downscaling loses nothing a viewer could read. At 2, a
+#: 1080p frame is not tiled at det_size 960 (scale 0.5), a 2560-px one is (0.375).
 TILE_ABOVE = 2.0
 #: Smallest object (long side, pixels of the detector input) each class's models find reliably,
 #: from the model cards (models/centerface.md, models/ppocr_det.md): below it, a full-frame miss
@@ -230,13 +230,13 @@ class DetectStage:
                     parts[i].append(Detections(to_coded(merged.xyxy, det_wh, (cw, ch), k),
                                                merged.scores, merged.class_ids))
                     if plan is not None:
-                        # one native-resolution tile per examined frame, in turn: what the
-                        # downscaled frame is too coarse for is found within a few runs
-                        n = self._next_tile.get(size)
-                        self._next_tile[size] = (n or 0) + 1
-                        new = n is None or (fresh is not None and fresh[i])
-                        regions = (plan if self.every_tile or new
-                                   else plan[(n or 0) % len(plan)][None])
+                        # every tile of a new picture (the first one, a cut), then one per
+                        # examined frame, in turn: what the downscaled frame is too coarse for
+                        # is found within a few runs
+                        new = size not in self._next_tile or (fresh is not None and fresh[i])
+                        n = self._next_tile.get(size, 0)
+                        self._next_tile[size] = n + 1
+                        regions = plan if self.every_tile or new else plan[n % len(plan)][None]
                         parts[i] += self._in_regions(frames[i], regions, size, k, models,
                                                      list(wanted))
             for i in members:

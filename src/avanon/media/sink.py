@@ -228,13 +228,10 @@ class MediaSink:
         self.report.encoder = plan.encoder
         self.report.pix_fmt = plan.pix_fmt
         self.report.notes += list(plan.notes)
-        self._started = True
-        for pkt in self._pending:
-            self._mux(pkt)
-        self._pending.clear()
 
     def _write_head(self, first: av.VideoFrame | None) -> None:
-        """Rotation, tags and muxer options, then the header (the encoder opens with it)."""
+        """Rotation, tags and muxer options, then the header (the encoder opens with it), then
+        the copied packets held back until now."""
         # The source's first *decoded* frame: a masked frame may no longer carry its side data.
         matrix = self.source.display_matrix
         if matrix is None and first is not None:
@@ -271,6 +268,10 @@ class MediaSink:
                 f"({getattr(cc, 'pix_fmt', None) or '?'}, {cc.width}x{cc.height}) "
                 f"or write the {fmt_name} header: {exc}"
             ) from exc
+        self._started = True
+        for pkt in self._pending:
+            self._mux(pkt)
+        self._pending.clear()
 
     def _movie_timescale(self) -> int | None:
         """A movie time scale in which every track's start is exact.
@@ -326,10 +327,6 @@ class MediaSink:
             raise PipelineError("write_packet is for a sink made with video_template")
         if not self._started:
             self._write_head(None)
-            self._started = True
-            for pkt in self._pending:
-                self._mux(pkt)
-            self._pending.clear()
         packet.stream = self.video
         dts = packet.dts
         if dts is not None and self._last_dts is not None:

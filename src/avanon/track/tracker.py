@@ -351,8 +351,9 @@ class IouTracker:
             step = (moved[0][free_t, 2:] - moved[0][free_t, :2]) / np.maximum(before[free_t], 1e-9)
             for ti, z in zip(free_t, step):
                 tracks[ti].zoom = tracks[ti].zoom * z
-        # held boxes never swell past what was detected and measured (see _size_cap), not even
-        # inside the filter (its size sets its noise and the next prediction) ...
+        # held boxes never swell past what was detected and measured (see _size_cap; only the
+        # box masked: capping the filter's own size changed its later predictions, and the
+        # crowd sequence leaked more) ...
         growth = [tracks[i].size_growth() for i in free_t]
         cap = _size_cap(np.array([g[0] for g in growth]).reshape(-1, 2),
                         np.array([g[1] for g in growth]).reshape(-1, 2),
