@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Sequence
 import av
 import numpy as np
 
-from .detect.base import FrameDetector, supports_classes
+from .detect.base import FrameDetector, accepts_keyword, supports_classes
 from .detections import CLASS_NAMES, Detections, class_id
 from .errors import AvanonError, ConfigError, PipelineError
 from .mask.base import Masker
@@ -95,7 +95,7 @@ class Anonymizer:
         self._names = tuple(getattr(detector, "classes", ()) or ())
         self._per_class = bool(self._names) and supports_classes(detector)
         #: the detector can be told which frames are new pictures (first frame, cuts)
-        self._fresh = supports_classes(detector, "fresh")
+        self._fresh = accepts_keyword(detector, "fresh")
         self.schedule = schedule
         self.batch = batch
         self.cut_detector = cut_detector

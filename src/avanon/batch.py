@@ -238,9 +238,8 @@ def anonymize_folder(
     total = sum(j.frames for j in todo)
     own = engine is None
     if own:
-        engine = LocalEngine(min(jobs, max(1, len(todo))))
-        # shared by the jobs that run at once (jobs, not fewer when the folder is small)
-        engine.threads = _threads(jobs)
+        # threads shared by ``jobs`` (not fewer when the folder is small)
+        engine = LocalEngine(min(jobs, max(1, len(todo))), threads=_threads(jobs))
     frames: dict[int, int] = {}
     finished: list[FileResult] = []
     stop = threading.Event()

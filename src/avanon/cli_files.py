@@ -80,12 +80,9 @@ def _folder(parser: argparse.ArgumentParser, args: argparse.Namespace, config) -
 
 
 def _engine(parser: argparse.ArgumentParser, args: argparse.Namespace):
-    """The engine the options name (None: local processes, made by the run itself)."""
-    if args.jobs < 1:
-        parser.error(f"--jobs: expected an integer >= 1, got {args.jobs}")
+    """The engine the options name (None: local processes, made by the run itself).
+    :func:`dispatch` has checked ``--jobs`` and ``--address`` already."""
     if args.engine != "ray":
-        if args.address:
-            parser.error("--address: only with --engine ray")
         return None
     if args.jobs > 1:
         parser.error("--jobs: for the local engine (Ray runs as much at once as the cluster "

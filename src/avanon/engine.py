@@ -34,10 +34,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .errors import ConfigError
 
-__all__ = ["ENGINES", "LocalEngine", "RayEngine", "WorkerLost", "make_engine", "report"]
-
-#: The engine names the command line takes.
-ENGINES = ("local", "ray")
+__all__ = ["LocalEngine", "RayEngine", "WorkerLost", "report"]
 
 
 class WorkerLost(Exception):
@@ -93,12 +90,13 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, jobs: int = 1, *, retries: int = 1):
+    def __init__(self, jobs: int = 1, *, retries: int = 1, threads: int | None = None):
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise ConfigError(f"jobs: expected an integer >= 1, got {jobs!r}")
         self.slots = jobs
         self.retries = retries
-        self.threads = _threads(jobs)
+        #: threads per piece: the cores shared by the pieces unless given
+        self.threads = threads or _threads(jobs)
         self._ctx = multiprocessing.get_context("forkserver")
         from multiprocessing.reduction import ForkingPickler
 
@@ -313,14 +311,3 @@ class RayEngine:
         if self._owned:
             self._ray.shutdown()
             self._owned = False
-
-
-def make_engine(name: str | None, *, jobs: int = 1, address: str | None = None):
-    """The engine a run asked for by name (None or ``"local"``: local processes)."""
-    if name in (None, "local"):
-        if address:
-            raise ConfigError("address: only for engine ray")
-        return LocalEngine(jobs)
-    if name == "ray":
-        return RayEngine(address)
-    raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {name!r}")

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..detections import Detections
 
-__all__ = ["ImageDetector", "FrameDetector", "supports_classes"]
+__all__ = ["ImageDetector", "FrameDetector", "accepts_keyword", "supports_classes"]
 
 
 @runtime_checkable
@@ -59,7 +59,9 @@ class FrameDetector(Protocol):
 
         Implementations may add a keyword-only ``classes: Iterable[str] | None = None``: None
         finds every class, otherwise only the named ones (and runs only the models they need).
-        Callers pass it only where :func:`supports_classes` is true.
+        Callers pass it only where :func:`supports_classes` is true. Likewise an optional
+        ``fresh: Sequence[bool] | None = None`` marks the frames that show a new picture (the
+        first frame, a shot cut), passed where :func:`accepts_keyword` says so.
 
         Raising is allowed and fails the run closed: the pipeline never emits a frame whose
         detection failed.
@@ -67,16 +69,15 @@ class FrameDetector(Protocol):
         ...
 
 
-def supports_classes(detector: FrameDetector, keyword: str = "classes") -> bool:
-    """True when ``detector.detect`` accepts the optional ``classes`` keyword (or another
-    optional ``keyword``, such as ``fresh``).
+def accepts_keyword(detector: FrameDetector, keyword: str) -> bool:
+    """True when ``detector.detect`` accepts the optional keyword argument ``keyword``.
 
     Example:
         >>> class Old:
         ...     def detect(self, frames, indices): return []
         >>> class New:
-        ...     def detect(self, frames, indices, *, classes=None): return []
-        >>> supports_classes(Old()), supports_classes(New())
+        ...     def detect(self, frames, indices, *, classes=None, fresh=None): return []
+        >>> accepts_keyword(Old(), "fresh"), accepts_keyword(New(), "fresh")
         (False, True)
     """
     try:
@@ -87,3 +88,17 @@ def supports_classes(detector: FrameDetector, keyword: str = "classes") -> bool:
     if p is not None:
         return p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     return any(q.kind is q.VAR_KEYWORD for q in params.values())
+
+
+def supports_classes(detector: FrameDetector) -> bool:
+    """True when ``detector.detect`` accepts the optional ``classes`` keyword.
+
+    Example:
+        >>> class Old:
+        ...     def detect(self, frames, indices): return []
+        >>> class New:
+        ...     def detect(self, frames, indices, *, classes=None): return []
+        >>> supports_classes(Old()), supports_classes(New())
+        (False, True)
+    """
+    return accepts_keyword(detector, "classes")
