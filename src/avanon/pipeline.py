@@ -26,7 +26,8 @@ from .anonymizer import Anonymizer
 from .config import Config
 from .detections import CLASS_NAMES, Detections
 from .errors import AvanonError, ConfigError, OutputError, PipelineError
-from .media.output import check_destination, check_sidecar, name_output, publish, temp_beside
+from .media.output import (check_destination, check_sidecar, is_stdout, is_url, name_output,
+                           publish, temp_beside)
 from .media.filtergraph import LazyChain, probe_chain
 from .media.sink import MediaSink, _software_format
 from .media.source import MediaSource, VideoInfo
@@ -394,20 +395,20 @@ def anonymize(
                           "give one or the other")
     dfile = sidecar.read_detections(detections) if detections is not None else None
     src_path, dst_path = Path(src), Path(dst)
-    is_url = "://" in str(src) or str(src).startswith("pipe:")
-    to_pipe = str(dst) in ("-", "pipe:1", "pipe:")
+    src_is_url = is_url(src)
+    to_pipe = is_stdout(dst)
     if to_pipe:
         dst = "pipe:1"
         if not format_name:
             raise OutputError("writing to stdout needs a container format (format_name: matroska, mpegts...)")
     else:
-        check_destination(src, dst, overwrite=overwrite, src_is_url=is_url)
+        check_destination(src, dst, overwrite=overwrite, src_is_url=src_is_url)
     if export_detections is not None:
-        check_sidecar(export_detections, src=None if is_url else src,
+        check_sidecar(export_detections, src=None if src_is_url else src,
                       dst=None if to_pipe else dst)
 
     t0 = time.perf_counter()
-    source = MediaSource(src_path if not is_url else str(src), config.video_stream,
+    source = MediaSource(src_path if not src_is_url else str(src), config.video_stream,
                          hwaccel=config.hwaccel)
     sink_options = dict(format_name=format_name, keep_metadata=config.keep_metadata,
                         keep_other_video=config.keep_other_video,

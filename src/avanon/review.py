@@ -20,7 +20,7 @@ from .anonymizer import Anonymizer
 from .config import Config
 from .detections import CLASS_NAMES, Detections
 from .errors import AvanonError, OutputError, PipelineError
-from .media.output import check_destination
+from .media.output import check_destination, is_url
 from .media.source import MediaSource
 from .pipeline import Progress, _DetectionsWriter
 
@@ -82,8 +82,7 @@ def detect_to_file(
     """
     config = config or Config()
     dst_path = Path(dst)
-    check_destination(src, dst_path, overwrite=overwrite,
-                      src_is_url="://" in str(src) or str(src).startswith("pipe:"))
+    check_destination(src, dst_path, overwrite=overwrite, src_is_url=is_url(src))
     t0 = time.perf_counter()
     source = MediaSource(src, config.video_stream, hwaccel=config.hwaccel)
     writer = None

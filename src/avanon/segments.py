@@ -49,7 +49,8 @@ import av
 from .config import Config
 from .detections import CLASS_NAMES
 from .errors import AvanonError, InputError, OutputError, PipelineError
-from .media.output import check_destination, name_output, publish, temp_beside
+from .media.output import (check_destination, is_stdout, is_url, name_output, publish,
+                           temp_beside)
 
 __all__ = ["Segment", "SegmentResult", "Timeline", "anonymize_segmented", "plan_segments",
            "scan_video"]
@@ -441,7 +442,7 @@ def _why_not_split(src, dst, config: Config, format_name, export_detections) -> 
         return "a filter chain (vf_pre, vf) may change the frames' count and times"
     if export_detections is not None:
         return "exporting detections"
-    if str(dst) in ("-", "pipe:1", "pipe:") or "://" in str(src) or str(src).startswith("pipe:"):
+    if is_stdout(dst) or is_url(src):
         return "a pipe or URL"
     if Path(str(dst)).suffix.lower() in (".gif", ".apng") or format_name in ("gif", "apng", "image2"):
         return "an animated picture"

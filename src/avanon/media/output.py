@@ -24,8 +24,18 @@ from pathlib import Path
 
 from ..errors import AvanonError, OutputError
 
-__all__ = ["check_destination", "check_sidecar", "name_output", "new_file_mode", "publish",
-           "temp_beside"]
+__all__ = ["check_destination", "check_sidecar", "is_stdout", "is_url", "name_output",
+           "new_file_mode", "publish", "temp_beside"]
+
+def is_url(name) -> bool:
+    """True for a URL or pipe (``https://...``, ``pipe:0``) rather than a file path."""
+    return "://" in str(name) or str(name).startswith("pipe:")
+
+
+def is_stdout(name) -> bool:
+    """True when an output name means standard output (``-``, ``pipe:1``, ``pipe:``)."""
+    return str(name) in ("-", "pipe:1", "pipe:")
+
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))

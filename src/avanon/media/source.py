@@ -17,6 +17,7 @@ from typing import Iterator
 import av
 
 from ..errors import InputError, InputNotFoundError
+from .output import is_url
 
 __all__ = ["MediaSource", "VideoInfo", "display_matrix_of"]
 
@@ -68,10 +69,10 @@ class MediaSource:
     def __init__(self, path: str | os.PathLike, video_stream: int = 0, *, options: dict | None = None,
                  hwaccel: str | None = None):
         self.path = str(path)
-        is_url = "://" in self.path or self.path.startswith("pipe:")
-        if not is_url and not Path(self.path).exists():
+        local = not is_url(self.path)
+        if local and not Path(self.path).exists():
             raise InputNotFoundError(f"input not found: {self.path}")
-        if not is_url and Path(self.path).is_dir():
+        if local and Path(self.path).is_dir():
             raise InputError(f"input is a directory, expected a media file: {self.path}")
         accel = None
         if hwaccel and hwaccel != "none":
