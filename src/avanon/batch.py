@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import glob
 import os
-import queue
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .config import Config
-from .engine import LocalEngine, WorkerLost, _threads
+from .engine import LocalEngine, ProgressPump, WorkerLost, _threads
 from .errors import AvanonError, ConfigError, OutputError
 from .media.image import IMAGE_EXTENSIONS
 
@@ -242,53 +240,25 @@ def anonymize_folder(
         engine = LocalEngine(min(jobs, max(1, len(todo))), threads=_threads(jobs))
     frames: dict[int, int] = {}
     finished: list[FileResult] = []
-    stop = threading.Event()
-    events = engine.events
 
-    def drain() -> None:
-        while events is not None:
-            try:
-                k, n = events.get_nowait()
-                frames[k] = n
-            except queue.Empty:
-                break
-
-    def report() -> None:
-        while not stop.is_set():
-            if events is not None:
-                try:
-                    k, n = events.get(timeout=0.2)
-                    frames[k] = n
-                except queue.Empty:
-                    pass
-            else:
-                stop.wait(0.2)
-            if progress is not None:
-                progress(BatchProgress(len(finished), len(todo), sum(frames.values()), total,
-                                       time.perf_counter() - t0))
-
-    reporter = threading.Thread(target=report, name="avanon-batch-progress", daemon=True)
-    try:
-        config = engine.prepare(config, models=detector is None and bool(todo))
-        reporter.start()
-        items = [(k, job, overwrite, detector) for k, job in enumerate(todo)]
-        for k, value in engine.run(_run_job, config, items):
-            if isinstance(value, WorkerLost):
-                _remove_leftovers(todo[k].dst)
-                value = FileResult(todo[k].rel, "failed", f"worker died: {value}")
-            elif value.status == "ok":
-                frames[k] = value.frames
-            finished.append(value)
-    finally:
-        stop.set()
-        if reporter.is_alive():
-            reporter.join()
-        if own:
-            engine.close()
-    drain()  # what the workers said last
-    if progress is not None:
+    def emit() -> None:
         progress(BatchProgress(len(finished), len(todo), sum(frames.values()), total,
                                time.perf_counter() - t0))
+
+    try:
+        config = engine.prepare(config, models=detector is None and bool(todo))
+        items = [(k, job, overwrite, detector) for k, job in enumerate(todo)]
+        with ProgressPump(engine.events, frames, emit if progress is not None else None):
+            for k, value in engine.run(_run_job, config, items):
+                if isinstance(value, WorkerLost):
+                    _remove_leftovers(todo[k].dst)
+                    value = FileResult(todo[k].rel, "failed", f"worker died: {value}")
+                elif value.status == "ok":
+                    frames[k] = value.frames
+                finished.append(value)
+    finally:
+        if own:
+            engine.close()
     order = {j.rel: i for i, j in enumerate(planned)}
     results = sorted(results + finished, key=lambda r: (order.get(r.src, len(order)), r.src))
     return BatchSummary(results, time.perf_counter() - t0)

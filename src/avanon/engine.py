@@ -25,7 +25,9 @@ import dataclasses
 import hashlib
 import multiprocessing
 import os
+import queue
 import tempfile
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -34,7 +36,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from .errors import ConfigError
 
-__all__ = ["LocalEngine", "RayEngine", "WorkerLost", "report"]
+__all__ = ["LocalEngine", "ProgressPump", "RayEngine", "WorkerLost", "report"]
 
 
 class WorkerLost(Exception):
@@ -55,6 +57,53 @@ def report(k: int, frames: int) -> None:
     the engine carries progress; a no-op elsewhere)."""
     if _EVENTS is not None:
         _EVENTS.put((k, frames))
+
+
+class ProgressPump:
+    """While a run's pieces work (a ``with`` block): the frame counts workers put on ``events``
+    with :func:`report` go into ``done`` (piece -> frames, never lowered), and ``emit()`` is
+    called every ``interval`` seconds. On leaving, what the workers said last is read and, when
+    the block ended without an error, ``emit()`` is called once more.
+
+    ``events`` None (Ray: progress comes with each finished piece, which the caller puts in
+    ``done``) or ``emit`` None are both fine.
+    """
+
+    def __init__(self, events, done: dict[int, int], emit: Callable[[], None] | None,
+                 interval: float = 0.2):
+        self.events, self.done, self.emit, self.interval = events, done, emit, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="avanon-progress", daemon=True)
+
+    def _take(self, timeout: float | None) -> bool:
+        try:
+            k, n = (self.events.get(timeout=timeout) if timeout
+                    else self.events.get_nowait())
+        except queue.Empty:
+            return False
+        self.done[k] = max(n, self.done.get(k, 0))
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if self.events is not None:
+                self._take(self.interval)
+            else:
+                self._stop.wait(self.interval)
+            if self.emit is not None:
+                self.emit()
+
+    def __enter__(self) -> "ProgressPump":
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, *rest) -> None:
+        self._stop.set()
+        self._thread.join()
+        while self.events is not None and self._take(None):
+            pass  # what the workers said last (and nothing left for the next run)
+        if self.emit is not None and exc_type is None:
+            self.emit()
 
 
 def _threads(slots: int, cores: int | None = None) -> int:

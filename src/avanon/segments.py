@@ -35,10 +35,8 @@ from __future__ import annotations
 import bisect
 import logging
 import os
-import queue
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -388,55 +386,6 @@ def join_segments(src: str, parts: list[SegmentResult], segments: list[Segment],
         source.close()
 
 
-class _Reporter:
-    """Calls ``progress`` about twice a second with the frames the segments have encoded
-    (``done``: segment -> frames, filled from the workers' reports and from finished
-    segments)."""
-
-    def __init__(self, events, done: dict, progress, total: int, t0: float):
-        self.events, self.done, self.progress = events, done, progress
-        self.total, self.t0 = total, t0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="avanon-split-progress",
-                                       daemon=True)
-
-    def _loop(self) -> None:
-        from .pipeline import Progress
-
-        while not self.stop.is_set():
-            if self.events is not None:
-                try:
-                    k, n = self.events.get(timeout=0.5)
-                    self.done[k] = max(n, self.done.get(k, 0))
-                except queue.Empty:
-                    pass
-            else:
-                self.stop.wait(0.5)
-            if self.progress is not None:
-                self.progress(Progress(sum(self.done.values()), self.total,
-                                       time.perf_counter() - self.t0))
-
-    def __enter__(self):
-        if self.progress is not None:
-            self.thread.start()
-        return self
-
-    def __exit__(self, exc_type, *rest) -> None:
-        from .pipeline import Progress
-
-        self.stop.set()
-        if self.thread.is_alive():
-            self.thread.join()
-        while self.events is not None:  # what the workers said last, not for the next run
-            try:
-                self.events.get_nowait()
-            except queue.Empty:
-                break
-        if self.progress is not None and exc_type is None:
-            self.progress(Progress(sum(self.done.values()), self.total,
-                                   time.perf_counter() - self.t0))
-
-
 def _why_not_split(src, dst, config: Config, format_name, export_detections) -> str | None:
     if config.vf_pre or config.vf:
         return "a filter chain (vf_pre, vf) may change the frames' count and times"
@@ -529,10 +478,10 @@ def anonymize_segmented(
 def _run_split(src, dst: Path, config: Config, plan: list[Segment], engine, *, format_name,
                detector, t0: float, overwrite: bool, planned: float, progress=None,
                total: int = 0):
-    from .engine import WorkerLost
+    from .engine import ProgressPump, WorkerLost
     from .media.sink import MediaSink
     from .media.source import MediaSource
-    from .pipeline import RunSummary
+    from .pipeline import Progress, RunSummary
 
     # the output's format, encoder and options, checked before any worker starts
     probe = MediaSource(src, config.video_stream)
@@ -555,7 +504,12 @@ def _run_split(src, dst: Path, config: Config, plan: list[Segment], engine, *, f
         results: list[SegmentResult | None] = [None] * len(plan)
         t1 = time.perf_counter()
         done: dict[int, int] = {}
-        with _Reporter(engine.events, done, progress, total, t0):
+
+        def emit() -> None:
+            progress(Progress(sum(done.values()), total, time.perf_counter() - t0))
+
+        with ProgressPump(engine.events, done, emit if progress is not None else None,
+                          interval=0.5):
             for k, value in engine.run(run_segment, work_config, items):
                 if isinstance(value, WorkerLost):
                     raise PipelineError(f"segment {k} of {len(plan)} failed: {value}")
