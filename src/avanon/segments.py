@@ -116,11 +116,10 @@ def scan_video(path: str | os.PathLike, video_stream: int = 0) -> Timeline | str
 
     source = MediaSource(path, video_stream)
     try:
-        vi = source.video.index
         pts: list[int] = []
         keys: list[int] = []
-        for packet in source.container.demux(source.video):
-            if packet.stream.index != vi or not packet.size:
+        for packet in source.container.demux(source.video):  # that stream's packets only
+            if not packet.size:
                 continue
             if packet.pts is None:
                 return "its video packets carry no timestamps"
@@ -279,9 +278,9 @@ def _video_from(source, seek: int | None):
     A seek lands on a keyframe at or before its target in most containers; where it lands after
     (MPEG-TS and PS seek by bytes) it is tried again from further back, and at last from the
     start of the file."""
-    stream, vi = source.video, source.video.index
+    stream = source.video
     if seek is None:
-        yield from (p for p in source.container.demux(stream) if p.stream.index == vi)
+        yield from source.container.demux(stream)  # that stream's packets only
         return
     second = round(1 / stream.time_base) if stream.time_base else 90000
     targets = [seek] + [seek - second * 4 ** k for k in range(4)] + [None]
@@ -292,8 +291,6 @@ def _video_from(source, seek: int | None):
             source.container.seek(target, stream=stream, backward=True)
         started = False
         for packet in source.container.demux(stream):
-            if packet.stream.index != vi:
-                continue
             if not started:
                 if packet.pts is None or not packet.is_keyframe or packet.pts < seek:
                     continue
