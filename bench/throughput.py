@@ -6,17 +6,20 @@ For each input, runs in a fresh process each (so peak RSS is per run):
   * avanon    -- `avanon IN OUT` at default settings;
   * every1    -- `avanon IN OUT --detect-every 1`;
   * deface    -- deface 1.5.0 (`--replacewith solid --boxes`), if it is installed;
-and prints fps, the ratio to the bare transcode, peak RSS and time to first frame. Ratios, not
+and prints fps, the ratio to the bare transcode, peak RSS, time to first frame and CPU time per
+frame on all cores (core ms/f: what anonymizing adds to it is what it takes from the encoder on
+a machine whose cores the transcode already fills). Ratios, not
 absolute fps, are the figures to quote: the machines are shared and noisy.
 
-On the leak benchmark's sequences (crowd, plate) every avanon mode is also measured for leaks in
-the same run: the same options again with a solid mask (the masked boxes are the same; only a
+On the leak benchmark's sequences (crowd, plate, crowd_still) every avanon mode is also measured
+for leaks in the same run: the same options again with a solid mask (the masked boxes are the same; only a
 solid mask can be scored) and the sequence's own class, as ``bench/leak/run.py`` does, then
 frame leak, object leak and over-masked area as defined in ``bench/leak/measure.py``
 (``--no-leaks`` skips this).
 
     python bench/throughput.py                 # 720p and 1080p clips built from ../shared/media,
-                                               # and the leak benchmark's crowd and plate sequences
+                                               # and the leak benchmark's crowd, plate and
+                                               # crowd_still sequences
     python bench/throughput.py my.mp4 --loop10 # any file; --loop10 adds the 10x-looped RSS check
 """
 
@@ -71,13 +74,14 @@ def build_clip(height: int, loops: int = 1) -> Path:
 
 
 def leak_sequences() -> list[Path]:
-    """The leak benchmark's crowd (720p) and plate (720p) sequences, built if missing: the
-    hard cases the defaults are chosen on, so their speed is measured beside their leaks."""
+    """The leak benchmark's crowd, plate and still-camera crowd sequences (720p), built if
+    missing: the hard cases the defaults are chosen on, so their speed is measured beside their
+    leaks."""
     sys.path.insert(0, str(HERE / "leak"))
     import make_sequences
 
     out = HERE / "out" / "leak" / "seq"
-    return [make_sequences.ensure(out, label)[0] for label in ("crowd", "plate")]
+    return [make_sequences.ensure(out, label)[0] for label in ("crowd", "plate", "crowd_still")]
 
 
 def bare_transcode(src: str, dst: str, encoder: str | None = None) -> dict:
@@ -139,7 +143,7 @@ def leak_label(src: Path) -> str | None:
     gt = src.with_suffix(".json")
     if src.parent != HERE / "out" / "leak" / "seq" or not gt.exists():
         return None
-    return {"crowd": "crowd", "plates70": "plate"}.get(src.stem)
+    return {"crowd": "crowd", "plates70": "plate", "crowd_still": "crowd_still"}.get(src.stem)
 
 
 def leak_of(mode: str, src: Path, label: str) -> dict:
@@ -158,8 +162,16 @@ def leak_of(mode: str, src: Path, label: str) -> dict:
             "over_masked": res.over_masked}
 
 
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds of this process (or of its finished children), all threads."""
+    u = resource.getrusage(who)
+    return u.ru_utime + u.ru_stime
+
+
 def one(mode: str, src: str) -> None:
-    """Child process: run one measurement, print JSON with peak RSS."""
+    """Child process: run one measurement, print JSON with peak RSS and CPU time."""
+    who = resource.RUSAGE_CHILDREN if mode == "deface" else resource.RUSAGE_SELF
+    cpu0 = cpu_seconds(who)
     with tempfile.TemporaryDirectory() as tmp:
         dst = str(Path(tmp) / ("out" + Path(src).suffix))
         if mode.startswith("bare"):
@@ -171,7 +183,7 @@ def one(mode: str, src: str) -> None:
             if extra is None:
                 extra = mode.split()
             r = run_avanon(src, dst, extra)
-    who = resource.RUSAGE_CHILDREN if mode == "deface" else resource.RUSAGE_SELF
+    r["cpu"] = cpu_seconds(who) - cpu0
     r["rss_mb"] = resource.getrusage(who).ru_maxrss / 1024
     print(json.dumps(r))
 
@@ -204,7 +216,7 @@ def main() -> int:
         inputs = [build_clip(720), build_clip(1080), *leak_sequences()]
     modes = [m for m in args.modes.split(";") if m != "deface" or deface_command()]
     print(f"{'input':28s} {'mode':8s} {'fps':>7s} {'x bare':>7s} {'peak RSS':>9s} {'1st frame':>9s}"
-          f" {'frame leak':>10s} {'obj leak':>8s} {'over-mask':>9s}")
+          f" {'core ms/f':>9s} {'frame leak':>10s} {'obj leak':>8s} {'over-mask':>9s}")
     for src in inputs:
         base = None
         for mode in modes:
@@ -213,13 +225,16 @@ def main() -> int:
             base = fps if mode.startswith("bare") else base
             ratio = f"{fps / base:7.2f}" if base else "      -"
             first = f"{r['first']:8.2f}s" if r.get("first") else "        -"
+            # CPU time on all cores per frame: on a machine whose cores the encoder already
+            # keeps busy, what anonymizing adds here is what it takes from the transcode
+            cpu = f" {r['cpu'] * 1000 / r['frames']:9.1f}"
             label = leak_label(src)
             leaks = ""
             if label and not args.no_leaks and not mode.startswith("bare") and mode != "deface":
                 lk = leak_of(mode, src, label)
                 leaks = (f" {lk['frame_leak'] * 100:9.2f}% {lk['object_leak'] * 100:7.1f}%"
                          f" {lk['over_masked'] * 100:8.1f}%")
-            print(f"{src.name:28s} {mode:8s} {fps:7.1f} {ratio} {r['rss_mb']:7.0f}MB {first}{leaks}",
+            print(f"{src.name:28s} {mode:8s} {fps:7.1f} {ratio} {r['rss_mb']:7.0f}MB {first}{cpu}{leaks}",
                   flush=True)
         if args.loop10:
             height = av.open(str(src)).streams.video[0].codec_context.height

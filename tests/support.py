@@ -1,5 +1,5 @@
-"""Test helpers shared by the test modules: real-media lookup, a detector with known boxes and
-an unwritable folder."""
+"""Test helpers shared by the test modules: real-media lookup, detectors with known boxes, an
+image detector that finds red and an unwritable folder."""
 
 from __future__ import annotations
 
@@ -106,3 +106,26 @@ def unwritable_folder(path: Path):
         if immutable:
             subprocess.run(["chattr", "-i", str(path)], capture_output=True)
         path.chmod(0o755)
+
+
+class RedFinder:
+    """Reports the bounding box of the red pixels of each image as one object of ``cls``."""
+
+    def __init__(self, cls: str = "face", score: float = 0.9):
+        self.classes = (cls,)
+        self.cid = ("face", "plate").index(cls)
+        self.score = score
+        self.shapes: list[tuple[int, ...]] = []
+
+    def detect(self, images):
+        self.shapes.append(images.shape)
+        out = []
+        for img in images:
+            red = (img[..., 0] > 128) & (img[..., 1] < 100)
+            ys, xs = np.nonzero(red)
+            if len(xs):
+                box = [[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]]
+                out.append(Detections.from_boxes(box, [self.score], self.cid))
+            else:
+                out.append(Detections.empty())
+        return out

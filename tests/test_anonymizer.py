@@ -291,3 +291,30 @@ def test_faces_of_the_previous_shot_do_not_judge_plates_on_a_cut():
         anon.push(f)
     anon.flush()
     assert (seen[2].class_ids == 1).sum() == 1
+
+
+def test_a_detector_that_takes_whole_is_told_which_runs_must_see_the_whole_picture():
+    class WholeDetector(TwoClassDetector):
+        def __init__(self):
+            super().__init__()
+            self.whole: dict[int, bool] = {}
+
+        def detect(self, frames, indices, *, classes=None, whole=None):
+            self.whole.update(zip(indices, whole))
+            return super().detect(frames, indices, classes=classes)
+
+    det = WholeDetector()
+    sched = Schedule({"face": 2, "plate": 2}, rescan=3)
+    anon = Anonymizer(det, NoMask(), RecordingTracker(), schedule=sched, cut_detector=Cuts(at=[9]))
+    run(anon, 14)
+    assert det.whole == {0: True, 2: False, 4: False, 6: True, 8: False, 9: True, 10: False,
+                         12: True}
+    # rescan 1: every run is whole, and the keyword is not passed at all
+    class Strict(TwoClassDetector):
+        def detect(self, frames, indices, *, classes=None, whole=None):
+            assert whole is None
+            return super().detect(frames, indices, classes=classes)
+
+    det1 = Strict()
+    run(Anonymizer(det1, NoMask(), RecordingTracker(), schedule=sched.with_rescan(1)), 4)
+    assert [i for i, _ in det1.calls] == [0, 2]

@@ -51,3 +51,27 @@ def test_config_default_and_tracking():
         Config(track=TrackConfig(enabled=False), detect_every=3)
     with pytest.raises(ConfigError, match="detect: expected a DetectConfig"):
         Config(detect="fast")
+
+
+def test_every_rescan_th_run_of_a_class_and_every_cut_examine_the_whole_picture():
+    s = Schedule({"face": 12, "plate": 6}, rescan=4)
+    runs = [i for i in range(120) if s.due(i)]
+    whole = [i for i in runs if s.whole(i)]
+    assert whole == [0, 24, 48, 72, 96]  # plates' 4th runs; faces' (every 48) fall on them
+    assert s.whole(30, cut=True) and not s.whole(30)
+    assert s.whole(48, classes=("face",)) and not s.whole(36, classes=("face",))
+    assert s.settles == 48
+    assert all(Schedule({"plate": 6}, rescan=1).whole(i) for i in range(0, 60, 6))
+    assert Schedule({"plate": 6}, rescan=1).settles == 0
+
+
+def test_rescan_defaults_and_validation():
+    assert Config().schedule.rescan == 4 and Schedule.of(3).rescan == 4
+    # without tracking every frame is a baseline: examined whole
+    assert Config(track=TrackConfig(enabled=False)).schedule.rescan == 1
+    s = Schedule.of(3).with_around({"face": 1}).with_rescan(2)
+    assert s.rescan == 2 and dict(s.around) == {"face": 1}
+    assert s.with_around({}).rescan == 2
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ConfigError, match="rescan: expected an integer >= 1"):
+            Schedule({"face": 2}, rescan=bad)

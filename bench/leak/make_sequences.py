@@ -19,6 +19,10 @@ each photo centred in its cell, shrunk only if larger than the cell), so objects
   sweeps from one side to the other, fast across 7 columns (up to ~50 px/frame) on even shots,
   slowly across 4 on odd ones. Photos not shown yet go to the cells best in view, so every photo
   is shown at least once; the other cells repeat photos;
+* ``crowd_still`` (class face, 1280x720): what a fixed camera (CCTV, a tripod) sees. 8 shots of
+  3 s, each a crowd mosaic (3 rows of 4 cells) that does not move, at 1 output px per photo px,
+  with 2-3 other crowd photos "walking" across it at 0.7-6 px/frame (their faces move; what they
+  cover is hidden and not scored), and fresh sensor noise on every frame (1.5 codes);
 * ``plate_hires`` (class plate, 2560x1440): the first 112 plate photos (416x416) in 4 mosaics of
   7x4, filmed at about 1x (0.95-1.1) with a slow drift, so plates keep their native 10-130 px on
   a frame that avanon's 960-px detector input shrinks 2.7 times.
@@ -41,9 +45,10 @@ WIDTH, HEIGHT, FPS = 1280, 720, 30
 #: Bump when the rendering or the camera paths change, so cached sequences are rebuilt
 #: (``VERSIONS`` for the mosaic sequences, one each).
 VERSION = 1
-VERSIONS = {"face": VERSION, "plate": VERSION, "crowd": 1, "plate_hires": 1}
+VERSIONS = {"face": VERSION, "plate": VERSION, "crowd": 1, "plate_hires": 1, "crowd_still": 1}
 #: The detector class behind each sequence label.
-CLASS = {"face": "face", "plate": "plate", "crowd": "face", "plate_hires": "plate"}
+CLASS = {"face": "face", "plate": "plate", "crowd": "face", "plate_hires": "plate",
+         "crowd_still": "face"}
 LABELS = tuple(CLASS)
 #: Mosaic sequences: output size, photos per row and rows, shots, camera scale range (output px
 #: per photo px) and frames per shot.
@@ -52,6 +57,10 @@ CROWD = {"size": (1280, 720), "cell": (400, 280), "rows": 4, "cols_fast": 7, "co
          "vertical": (0.35, 0.65)}
 HIRES = {"size": (2560, 1440), "cell": (416, 416), "cols": 7, "rows": 4, "shots": 4,
          "frames": (40, 51), "scales": (0.95, 1.1)}
+#: Still camera: a crowd mosaic that does not move, with crowd photos walking across it (px per
+#: frame), and sensor noise (standard deviation in 8-bit codes, new on every frame).
+STILL = {"size": (1280, 720), "cell": (400, 280), "cols": 4, "rows": 3, "shots": 8,
+         "frames": 90, "walkers": (2, 4), "speed": (0.7, 6.0), "noise": 1.5}
 #: Fill of the mosaic between photos (mid grey: not dark, so masks there count as over-masking).
 FILL = 128
 IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "media" / "images"
@@ -307,6 +316,120 @@ def hires_shots(stills: list[Still], spec: dict = HIRES):
         yield _shot(label, k, stills, list(range(k * per, (k + 1) * per)), spec, cam, False, cache)
 
 
+@dataclass
+class Walker:
+    """A photo crossing a still picture in a straight line."""
+
+    image: np.ndarray
+    boxes: np.ndarray  # its faces, in its pixels
+    x: np.ndarray  # left edge per frame (output pixels, whole)
+    y: np.ndarray  # top edge per frame
+
+
+def still_camera_shots(stills: list[Still], spec: dict = STILL):
+    """The still-camera sequence, one shot at a time: ``(info, frames, boxes)`` with every
+    frame rendered (noise included) and every face's box per frame (hidden ones far outside
+    the picture, so they are not scored)."""
+    label = "crowd_still"
+    rng = _rng(label)
+    w, h = spec["size"]
+    cw, ch = spec["cell"]
+    cache: dict[Path, np.ndarray] = {}
+    order = [int(i) for i in rng.permutation(len(stills))]
+
+    def take() -> Still:
+        if not order:
+            order.extend(int(i) for i in rng.permutation(len(stills)))
+        return stills[order.pop(0)]
+
+    def img(still: Still) -> np.ndarray:
+        return cache[still.path] if still.path in cache else cache.setdefault(
+            still.path, load_rgb(still.path))
+
+    n = spec["frames"]
+    t = np.arange(n)
+    for k in range(spec["shots"]):
+        pics = [take() for _ in range(spec["cols"] * spec["rows"])]
+        canvas, bg_boxes, _ = compose([img(s) for s in pics], [s.boxes for s in pics],
+                                      spec["cols"], spec["cell"])
+        left = (canvas.shape[1] - w) / 2
+        top = (canvas.shape[0] - h) / 2
+        background = render(canvas, left, top, 1.0, (w, h))
+        bg_boxes = bg_boxes - [left, top, left, top]
+        walkers = []
+        for j in range(int(rng.integers(*spec["walkers"]))):
+            still = take()
+            im = img(still)
+            f = min(1.0, cw / im.shape[1], ch / im.shape[0])
+            if f < 1:
+                im = render(im, 0.0, 0.0, f, (int(im.shape[1] * f), int(im.shape[0] * f)))
+            speed = rng.uniform(*spec["speed"]) * (1 if j % 2 == 0 else -1)
+            start = -im.shape[1] * 0.6 if speed > 0 else w - im.shape[1] * 0.4
+            y0 = rng.uniform(0, h - im.shape[0])
+            dy = rng.uniform(-0.3, 0.3)
+            walkers.append(Walker(im, np.asarray(still.boxes, np.float64).reshape(-1, 4) * f,
+                                  np.round(start + speed * t).astype(int),
+                                  np.round(np.clip(y0 + dy * t, 0, h - im.shape[0])).astype(int)))
+        boxes = np.concatenate([np.repeat(bg_boxes[None], n, 0)] + [
+            wk.boxes[None] + np.stack([wk.x, wk.y, wk.x, wk.y], 1)[:, None, :] for wk in walkers],
+            axis=1)
+        frames = []
+        noise = np.random.default_rng(k)
+        for i in range(n):
+            rgb = background.copy()
+            hidden = np.zeros(boxes.shape[1], bool)
+            first = len(bg_boxes)
+            for wk in walkers:
+                x, y = wk.x[i], wk.y[i]
+                hh, ww = wk.image.shape[:2]
+                xa, xb = max(x, 0), min(x + ww, w)
+                ya, yb = max(y, 0), min(y + hh, h)
+                if xb > xa and yb > ya:
+                    rgb[ya:yb, xa:xb] = wk.image[ya - y:yb - y, xa - x:xb - x]
+                    # faces behind this photo (the background's, earlier walkers') are hidden
+                    b = boxes[i, :first]
+                    cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+                    hidden[:first] |= (cx >= x) & (cx < x + ww) & (cy >= y) & (cy < y + hh)
+                first += len(wk.boxes)
+            boxes[i, hidden] = [-10000, -10000, -9990, -9990]
+            grain = noise.normal(0.0, spec["noise"], rgb.shape)
+            frames.append(np.clip(rgb + grain + 0.5, 0, 255).astype(np.uint8))
+        info = {"images": [s.path.name for s in pics], "walkers": len(walkers), "still": True}
+        yield info, frames, boxes
+
+
+def encode_rendered(shots, video: Path, meta: Path, label: str, size: tuple[int, int],
+                    crf: int = 18, version: int = VERSION) -> dict:
+    """As :func:`encode`, for shots given as ``(info, frames, boxes)`` already rendered."""
+    video.parent.mkdir(parents=True, exist_ok=True)
+    tmp = video.with_suffix(".part.mp4")
+    infos, objects = [], []
+    frame_no = 0
+    with av.open(str(tmp), "w") as out:
+        stream = out.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.codec_context.options = {"crf": str(crf), "preset": "veryfast"}
+        for info, frames, boxes in shots:
+            infos.append({**info, "start": frame_no, "frames": len(frames)})
+            for k in range(boxes.shape[1]):
+                objects.append({"id": len(objects), "shot": len(infos) - 1, "first": frame_no,
+                                "boxes": np.round(boxes[:, k], 2).tolist()})
+            for rgb in frames:
+                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+                frame.pts = frame_no
+                frame_no += 1
+                for p in stream.encode(frame):
+                    out.mux(p)
+        for p in stream.encode(None):
+            out.mux(p)
+    tmp.replace(video)
+    data = {"version": version, "class": label, "detector_class": CLASS.get(label, label),
+            "width": size[0], "height": size[1], "fps": FPS,
+            "frames": frame_no, "shots": infos, "objects": objects}
+    meta.write_text(json.dumps(data))
+    return data
+
+
 def still_shots(stills: list[Still]):
     """One shot per still, the camera of :func:`camera_path`."""
     for still in stills:
@@ -358,7 +481,7 @@ def encode(shots, video: Path, meta: Path, label: str, size: tuple[int, int] = (
 
 
 def ensure(out_dir: Path, label: str, plates: int = 70) -> tuple[Path, dict]:
-    """The sequence ``label`` ("face", "plate", "crowd" or "plate_hires") in ``out_dir``, built
+    """The sequence ``label`` ("face", "plate", "crowd", "crowd_still" or "plate_hires") in ``out_dir``, built
     if missing or stale. Returns the video path and the ground truth."""
     if label not in CLASS:
         raise ValueError(f"unknown sequence {label!r}: one of {', '.join(LABELS)}")
@@ -369,6 +492,9 @@ def ensure(out_dir: Path, label: str, plates: int = 70) -> tuple[Path, dict]:
         key, shots, spec = f"plates{len(stills)}", None, None
     elif label == "crowd":
         stills, key, spec = crowd_stills(), "crowd", CROWD
+        shots = spec["shots"]
+    elif label == "crowd_still":
+        stills, key, spec = crowd_stills(), "crowd_still", STILL
         shots = spec["shots"]
     else:
         spec = HIRES
@@ -381,6 +507,9 @@ def ensure(out_dir: Path, label: str, plates: int = 70) -> tuple[Path, dict]:
             return video, data
     if spec is None:
         return video, build(stills, video, meta, label)
+    if label == "crowd_still":
+        return video, encode_rendered(still_camera_shots(stills, spec), video, meta, label,
+                                      spec["size"], version=VERSIONS[label])
     make = crowd_shots if label == "crowd" else hires_shots
     return video, encode(make(stills, spec), video, meta, label, size=spec["size"],
                          version=VERSIONS[label])
@@ -392,10 +521,11 @@ def stats(data: dict) -> str:
     widths, speed = [], 0.0
     for obj in data["objects"]:
         b = np.asarray(obj["boxes"])
-        ok = [_evaluable(x, w, h) for x in b]
+        ok = np.array([_evaluable(x, w, h) for x in b], bool)
         widths += list((b[:, 2] - b[:, 0])[ok])
-        if len(b) > 1:
-            speed = max(speed, float(np.abs(np.diff(b[:, 0])).max()))
+        both = ok[1:] & ok[:-1]  # between frames on which the box is in view
+        if both.any():
+            speed = max(speed, float(np.abs(np.diff(b[:, 0]))[both].max()))
     q = np.percentile(widths, [10, 25, 50, 75, 90]) if widths else [0] * 5
     share = np.mean((np.array(widths) >= 10) & (np.array(widths) <= 40)) * 100 if widths else 0
     return (f"{data['frames']} frames {w}x{h}, {len(data['shots'])} shots, {len(data['objects'])} "

@@ -8,8 +8,8 @@ One command builds the sequences (cached in bench/out/leak/seq), anonymizes them
     python bench/leak/run.py --classes crowd,plate_hires --rows default,deface
 
 Sequences (``--classes``): ``face``, ``plate``, ``crowd`` (small faces, fast pans; avanon runs
-with ``--classes face``) and ``plate_hires`` (2560x1440; ``--classes plate``); see
-make_sequences.py.
+with ``--classes face``), ``crowd_still`` (the same faces before a fixed camera, with photos
+walking across) and ``plate_hires`` (2560x1440; ``--classes plate``); see make_sequences.py.
 
 Rows: detection only (``--no-track``), tracking with hold, tracking with hold and lookahead
 (these two with ``--detect-every 1``: avanon's default detects on fewer frames), ``--detect-every

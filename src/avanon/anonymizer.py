@@ -96,6 +96,8 @@ class Anonymizer:
         self._per_class = bool(self._names) and supports_classes(detector)
         #: the detector can be told which frames are new pictures (first frame, cuts)
         self._fresh = accepts_keyword(detector, "fresh")
+        # a detector that can examine only what changed is told when the whole frame is due
+        self._whole = schedule.rescan > 1 and accepts_keyword(detector, "whole")
         self.schedule = schedule
         self.batch = batch
         self.cut_detector = cut_detector
@@ -235,6 +237,9 @@ class Anonymizer:
             kwargs: dict = {}
             if self._fresh:
                 kwargs["fresh"] = [cuts[i] for i in indices]
+            if self._whole:
+                kwargs["whole"] = [self.schedule.whole(i, cuts[i], self._names or CLASS_NAMES)
+                                   for i in indices]
             try:
                 if due is None or not self._per_class or due == everything:
                     results = self.detector.detect(frames, indices, **kwargs)

@@ -30,7 +30,7 @@ _FLAGS = {
     "det_size": "--det-size", "det_sizes": "--det-size", "threads": "--threads", "model_dir": "--model-dir",
     "precision": "--precision", "plate_model": "--plate-model",
     "hold": "--hold", "lookahead": "--lookahead", "detect_every": "--detect-every",
-    "around": "--redetect",
+    "around": "--redetect", "rescan": "--rescan",
     "scale": "--mask-scale", "mode": "--mode", "shape": "--shape", "color": "--color",
     "codec": "--codec", "crf": "--crf", "bitrate": "--bitrate", "preset": "--preset",
     "video_stream": "--video-stream", "hwaccel": "--hwaccel",
@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="between full-frame runs, look for tracked objects again in crops around "
                         "them every Nth frame: N, or per class face=N,plate=M (0 = never; "
                         "default face=2)")
+    t.add_argument("--rescan", type=int, metavar="N",
+                   help="every Nth full-frame run examines the whole picture; the runs between "
+                        "examine only what changed since it was last examined (a still camera "
+                        "pays for what moves). 1 = the whole picture every run (default 4; 1 "
+                        "with --no-track)")
     t.add_argument("--no-motion", action="store_true",
                    help="predict tracks with constant velocity instead of the motion measured in "
                         "the pictures")
@@ -215,6 +220,8 @@ def config_from_args(args: argparse.Namespace):
     if args.redetect is not None:
         schedule = Schedule.of(schedule, tracking=not args.no_track).with_around(
             parse_around(args.redetect))
+    if args.rescan is not None:
+        schedule = Schedule.of(schedule, tracking=not args.no_track).with_rescan(args.rescan)
     return Config(
         detect=DetectConfig(**dkw),
         track=TrackConfig(**tkw),

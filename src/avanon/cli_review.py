@@ -20,7 +20,7 @@ RENDER_ONLY = ("mode", "shape", "mask_scale", "color", "codec", "crf", "bitrate"
                "detections")
 #: Options that change what is detected or tracked: meaningless with ``--detections``.
 DETECT_ONLY = ("threshold", "det_size", "model_dir", "plate_model", "no_track", "hold", "lookahead",
-               "detect_every", "redetect", "no_motion")
+               "detect_every", "redetect", "rescan", "no_motion")
 
 
 def _given(parser: argparse.ArgumentParser, args: argparse.Namespace,

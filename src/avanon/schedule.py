@@ -14,7 +14,8 @@ from typing import Mapping
 from .detections import CLASS_NAMES, class_id, class_name
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_AROUND", "DEFAULT_DETECT_EVERY", "Schedule", "parse_around", "parse_every"]
+__all__ = ["DEFAULT_AROUND", "DEFAULT_DETECT_EVERY", "DEFAULT_RESCAN", "Schedule", "parse_around",
+           "parse_every"]
 
 #: Default full-frame schedule (frames between two full-frame runs, per class), chosen with
 #: bench/leak/run.py and bench/throughput.py (README, Benchmarks). Faces: every 12th frame, since
@@ -30,6 +31,9 @@ DEFAULT_DETECT_EVERY: Mapping[str, int] = MappingProxyType({"face": 12, "plate":
 #: with the camera, which the measured motion follows, and text-heavy scenes would pay for a crop
 #: per sign.
 DEFAULT_AROUND: Mapping[str, int] = MappingProxyType({"face": 2})
+#: Default :attr:`Schedule.rescan`: every 4th full-frame run of a class examines the whole
+#: picture; the three between examine only what changed since it was last examined.
+DEFAULT_RESCAN = 4
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Schedule:
 
     every: Mapping[str, int] = field(default_factory=dict)
     around: Mapping[str, int] = field(default_factory=dict)
+    rescan: int = DEFAULT_RESCAN
 
     def __post_init__(self) -> None:
         if not isinstance(self.every, Mapping):
@@ -81,6 +86,8 @@ class Schedule:
             if n:
                 around[class_name(class_id(name))] = n
         object.__setattr__(self, "around", MappingProxyType(around))
+        if isinstance(self.rescan, bool) or not isinstance(self.rescan, int) or self.rescan < 1:
+            raise ConfigError(f"rescan: expected an integer >= 1, got {self.rescan!r}")
 
     @classmethod
     def of(cls, value: "Schedule | int | Mapping[str, int] | None",
@@ -89,14 +96,16 @@ class Schedule:
         :data:`DEFAULT_DETECT_EVERY` with tracking, every frame without)."""
         if isinstance(value, Schedule):
             return value
+        # without tracking every frame is examined whole, as the baseline it is
         around = DEFAULT_AROUND if tracking else {}
+        rescan = DEFAULT_RESCAN if tracking else 1
         if value is None:
             value = DEFAULT_DETECT_EVERY if tracking else 1
         if isinstance(value, Mapping):
-            return cls(value, around)
+            return cls(value, around, rescan)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"detect_every: expected an integer >= 1, got {value!r}")
-        return cls({c: value for c in CLASS_NAMES}, around)
+        return cls({c: value for c in CLASS_NAMES}, around, rescan)
 
     def interval(self, name: str) -> int:
         """Frames between two runs of class ``name``'s detector."""
@@ -119,6 +128,20 @@ class Schedule:
         first frame of a shot (``cut``)."""
         return frozenset(c for c in classes if cut or index % self.interval(c) == 0)
 
+    def whole(self, index: int, cut: bool = False,
+              classes: tuple[str, ...] = CLASS_NAMES) -> bool:
+        """True when the full-frame run on frame ``index`` must examine the whole picture (a
+        shot's first frame, or the :attr:`rescan`-th run of a class due here); False when it
+        may examine only what changed (see :attr:`rescan`)."""
+        return cut or any(index % self.interval(c) == 0
+                          and (index // self.interval(c)) % self.rescan == 0 for c in classes)
+
+    @property
+    def settles(self) -> int:
+        """Frames after which a run started mid-video has examined every class's whole picture
+        once, so what it remembers of still parts is what a run from the start remembers."""
+        return self.longest * self.rescan if self.rescan > 1 else 0
+
     def around_due(self, index: int, cut: bool = False,
                    classes: tuple[str, ...] = CLASS_NAMES) -> frozenset[str]:
         """Classes (of ``classes``) re-detected around their tracks on frame ``index``: those
@@ -129,7 +152,11 @@ class Schedule:
 
     def with_around(self, around: Mapping[str, int]) -> "Schedule":
         """The same full-frame schedule with another :attr:`around`."""
-        return Schedule(self.every, around)
+        return Schedule(self.every, around, self.rescan)
+
+    def with_rescan(self, rescan: int) -> "Schedule":
+        """The same schedule with another :attr:`rescan`."""
+        return Schedule(self.every, self.around, rescan)
 
     def __str__(self) -> str:
         return ",".join(f"{k}={v}" for k, v in self.every.items()) or "1"

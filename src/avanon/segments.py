@@ -7,8 +7,9 @@ an engine (:mod:`avanon.engine`: local processes or Ray tasks):
    and the keyframes. The video is cut at keyframes near equal shares of its frames; segment
    ``i`` owns the frames with ``start_i <= pts < start_(i+1)``.
 2. **Anonymize** (workers, at once): a segment starts decoding at a keyframe before its start
-   and pushes a *warm-up* of frames before it through the anonymizer (``hold + min_hits x the
-   longest detection interval``, at least one second): a track that crosses the seam was seen
+   and pushes a *warm-up* of frames before it through the anonymizer (one whole-picture run of
+   every class, then ``hold + min_hits x the longest detection interval``, at least one
+   second): the detectors remember the same still parts as in one run, a track that crosses the seam was seen
    and confirmed before it, so it is held over the seam as in one run. It goes on past its end
    until its own last frame has left the tracker's lookahead, so boxes found just after the seam
    are carried back over it too. Frames are counted with the whole video's index, so the
@@ -147,7 +148,10 @@ def warmup_frames(config: Config, fps: float) -> int:
     if not track.enabled:
         return 0
     longest = config.schedule.longest
-    return max(round(fps), track.hold_frames(fps) + longest * (track.min_hits + 1))
+    # the first whole-picture run resets what the detectors remember of still parts; the
+    # tracks are then confirmed as in one run
+    return max(round(fps), config.schedule.settles + track.hold_frames(fps)
+               + longest * (track.min_hits + 1))
 
 
 def plan_segments(timeline: Timeline, parts: int, warmup: int,

@@ -11,28 +11,7 @@ from avanon.detect.base import FrameDetector, supports_classes
 from avanon.detections import Detections
 from avanon.errors import ModelError, ModelNotFoundError
 
-
-class RedFinder:
-    """Reports the bounding box of the red pixels of each image as one object of ``cls``."""
-
-    def __init__(self, cls: str = "face", score: float = 0.9):
-        self.classes = (cls,)
-        self.cid = ("face", "plate").index(cls)
-        self.score = score
-        self.shapes: list[tuple[int, ...]] = []
-
-    def detect(self, images):
-        self.shapes.append(images.shape)
-        out = []
-        for img in images:
-            red = (img[..., 0] > 128) & (img[..., 1] < 100)
-            ys, xs = np.nonzero(red)
-            if len(xs):
-                box = [[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]]
-                out.append(Detections.from_boxes(box, [self.score], self.cid))
-            else:
-                out.append(Detections.empty())
-        return out
+from support import RedFinder
 
 
 class Fixed:

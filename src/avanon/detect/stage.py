@@ -24,6 +24,8 @@ from .crops import crop_batch, regions_around, tiles
 from .geometry import (detector_input, detector_size, rotation_k, to_coded, to_upright,
                        upright_size)
 from .runtime import OnnxDetector, resolve_providers
+from .still import StillRegions
+from ..mask.layout import luma_and_bits
 
 __all__ = ["DetectStage", "ModelTiming", "build_detectors"]
 
@@ -132,6 +134,7 @@ class DetectStage:
         self._names = _unique_names(self._active)
         self._tile_plan: dict[tuple[int, int, int], np.ndarray] = {}
         self._next_tile: dict[int, int] = {}
+        self._still = StillRegions()
         self.reset_timings()
 
     @property
@@ -164,6 +167,7 @@ class DetectStage:
         *,
         classes: Iterable[str] | None = None,
         fresh: Sequence[bool] | None = None,
+        whole: Sequence[bool] | None = None,
     ) -> list[Detections]:
         """Find objects in ``frames``; one :class:`Detections` per frame, coded-picture pixels.
 
@@ -180,6 +184,12 @@ class DetectStage:
                 at once, instead of one in turn, so no small object in it waits for its tile
                 to come up (up to tiles x detection interval frames). The first frame this
                 stage ever sees counts as fresh.
+            whole: None (default) to examine every frame whole; else per frame, False where
+                only what changed since it was last examined needs to be
+                (:mod:`avanon.detect.still`): the models then run on the changed parts alone,
+                at the whole frame's scale, and the boxes found earlier in the still parts
+                stand. A scheduler asks for a whole frame now and then (and on fresh frames,
+                which always are whole).
 
         Raises:
             ValueError: ``indices`` does not match ``frames``, or ``classes`` names a class
@@ -192,6 +202,9 @@ class DetectStage:
             )
         if fresh is not None and len(fresh) != len(frames):
             raise ValueError(f"detect: expected one fresh flag per frame, got {len(fresh)} for "
+                             f"{len(frames)} frames")
+        if whole is not None and len(whole) != len(frames):
+            raise ValueError(f"detect: expected one whole flag per frame, got {len(whole)} for "
                              f"{len(frames)} frames")
         wanted = self._wanted(classes)
         min_score = np.full(len(CLASS_NAMES), np.inf, np.float32)
@@ -213,22 +226,41 @@ class DetectStage:
         for (cw, ch, k), members in groups.items():
             up_wh = upright_size(cw, ch, k)
             parts: dict[int, list[Detections]] = {i: [] for i in members}
+            lumas = {i: luma_and_bits(frames[i]) for i in members} if whole is not None else {}
             for size, models in sizes.items():
                 det_wh = detector_size(*up_wh, size)
-                images = np.stack([detector_input(frames[i], det_wh, k) for i in members])
-                per_model = []
-                for name, d in models:
-                    t0 = time.perf_counter()
-                    per_model.append(d.detect(images))
-                    t = self._timings[name]
-                    t[0] += 1
-                    t[1] += len(members)
-                    t[2] += time.perf_counter() - t0
+                # what each frame needs examined: None the whole of it, else changed parts
+                key = (cw, ch, k, size, tuple(n for n, _ in models))
+                todo: dict[int, np.ndarray | None] = {i: None for i in members}
+                if whole is not None:
+                    for i in members:
+                        again = bool(whole[i]) or (fresh is not None and bool(fresh[i]))
+                        todo[i] = self._still.plan(key, *lumas[i], whole=again)
+                full = [i for i in members if todo[i] is None]
+                per_model: list[list[Detections]] = []
+                if full:
+                    images = np.stack([detector_input(frames[i], det_wh, k) for i in full])
+                    for name, d in models:
+                        t0 = time.perf_counter()
+                        per_model.append(d.detect(images))
+                        t = self._timings[name]
+                        t[0] += 1
+                        t[1] += len(full)
+                        t[2] += time.perf_counter() - t0
+                whole_found = {i: Detections.merge([p[j] for p in per_model])
+                               for j, i in enumerate(full)}
                 plan = self._tiles(cw, ch, size)
-                for j, i in enumerate(members):
-                    merged = Detections.merge([p[j] for p in per_model])
-                    parts[i].append(Detections(to_coded(merged.xyxy, det_wh, (cw, ch), k),
-                                               merged.scores, merged.class_ids))
+                for i in members:
+                    if todo[i] is None:
+                        merged = whole_found[i]
+                        merged = Detections(to_coded(merged.xyxy, det_wh, (cw, ch), k),
+                                            merged.scores, merged.class_ids)
+                    else:
+                        merged = self._changed_parts(frames[i], todo[i], det_wh, up_wh, k,
+                                                     models)
+                    if whole is not None:
+                        merged = self._still.settle(key, todo[i], merged)
+                    parts[i].append(merged)
                     if plan is not None:
                         # every tile of a new picture (the first one, a cut), then one per
                         # examined frame, in turn: what the downscaled frame is too coarse for
@@ -317,6 +349,30 @@ class DetectStage:
         if key not in self._tile_plan:
             self._tile_plan[key] = tiles(cw, ch, size, size // 8)
         return self._tile_plan[key]
+
+    def _changed_parts(self, frame: av.VideoFrame, regions: np.ndarray, det_wh, up_wh, k: int,
+                       models) -> Detections:
+        """Run ``models`` on ``regions`` (coded pixels) of ``frame``, each cut at the scale of
+        the whole frame's detector input ``det_wh`` (upright ``up_wh`` picture); boxes in coded
+        pixels, all the models' classes (unfiltered)."""
+        scale = det_wh[0] / up_wh[0]
+        parts = []
+        for region in np.asarray(regions, np.float64):
+            rw, rh = region[2] - region[0], region[3] - region[1]
+            uw, uh = (rh, rw) if k % 2 else (rw, rh)
+            size = (max(1, int(np.ceil(uw * scale))), max(1, int(np.ceil(uh * scale))))
+            batch = crop_batch(frame, region[None], size, k)
+            for model_name, d in models:
+                t0 = time.perf_counter()
+                found = d.detect(batch.images)[0]
+                t = self._timings[model_name]
+                t[0] += 1
+                t[1] += 1
+                t[2] += time.perf_counter() - t0
+                if len(found):
+                    parts.append(Detections(batch.to_coded(0, found.xyxy), found.scores,
+                                            found.class_ids))
+        return Detections.merge(parts)
 
     def _in_regions(self, frame: av.VideoFrame, regions: np.ndarray, side: int, k: int,
                     models, classes: list[str]) -> list[Detections]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import av
 import numpy as np
 
-__all__ = ["PlaneSpec", "Layout", "plane_layout", "plane_rows", "planar_equivalent"]
+__all__ = ["PlaneSpec", "Layout", "luma", "luma_and_bits", "plane_layout", "plane_rows",
+           "planar_equivalent"]
 
 # Probe size used to read the subsampling off component plane widths (a power of two, so
 # every log2 subsampling FFmpeg has divides it exactly).
@@ -165,3 +167,46 @@ def plane_rows(frame: av.VideoFrame, index: int, dtype) -> np.ndarray:
     plane = frame.planes[index]
     dtype = np.dtype(dtype)
     return np.frombuffer(plane, dtype).reshape(plane.height, plane.line_size // dtype.itemsize)
+
+
+@lru_cache(maxsize=64)
+def _luma_plane(name: str) -> tuple[int, int] | None:
+    """(shift, bits) when plane 0 of format ``name`` holds the luma alone at full size, else
+    None."""
+    layout = plane_layout(name)
+    if layout is None or layout.is_rgb:
+        return None
+    first = layout.planes[0]
+    if first.index != 0 or first.components != (0,) or first.sx or first.sy:
+        return None
+    return layout.shift, layout.bits
+
+
+def luma_and_bits(frame: av.VideoFrame) -> tuple[np.ndarray, int]:
+    """:func:`luma` and its bits per sample (8 after a conversion by FFmpeg)."""
+    spec = _luma_plane(frame.format.name)
+    if spec is None:
+        return frame.reformat(format="gray").to_ndarray().copy(), 8
+    shift, bits = spec
+    dtype = np.dtype(np.uint8 if bits <= 8 else np.uint16)
+    visible = plane_rows(frame, 0, dtype)[:, : frame.planes[0].width]
+    if shift:
+        return np.ascontiguousarray(visible >> shift), bits
+    return visible.copy(), bits
+
+
+def luma(frame: av.VideoFrame) -> np.ndarray:
+    """The frame's luma as a new contiguous 2-D array (height, width).
+
+    Planar and semi-planar YUV and gray formats give a copy of plane 0 (line padding dropped):
+    ``uint8`` at 8 bits, native ``uint16`` at 9 to 16 bits (MSB-aligned formats such as P010
+    are shifted down, so 10-bit luma is 0..1023 either way). Other formats (packed RGB/YUV,
+    planar RGB, palette, big-endian) are converted by FFmpeg to 8-bit ``gray``.
+
+    Example:
+        >>> import av, numpy as np
+        >>> f = av.VideoFrame(1282, 722, "yuv420p")
+        >>> f.planes[0].line_size > 1282, luma(f).shape, luma(f).dtype
+        (True, (722, 1282), dtype('uint8'))
+    """
+    return luma_and_bits(frame)[0]

@@ -30,13 +30,12 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
 import av
 import numpy as np
 
 from ..errors import ConfigError, PipelineError
-from ..mask.layout import plane_layout, plane_rows
+from ..mask.layout import luma, luma_and_bits
 from .flow_kernels import FLAG_EDGE, FLAG_VALID, block_match, downscale, fit_pan_zoom
 
 __all__ = [
@@ -70,49 +69,6 @@ GRID_MARGIN = 0.08
 MIN_REGION = 4
 #: A match whose best candidate lies on the border of the search window is scaled by this.
 EDGE_PENALTY = 0.25
-
-
-# -- luma -----------------------------------------------------------------------------------
-@lru_cache(maxsize=64)
-def _luma_plane(name: str) -> tuple[int, int] | None:
-    """(shift, bits) when plane 0 of format ``name`` holds the luma alone at full size, else
-    None."""
-    layout = plane_layout(name)
-    if layout is None or layout.is_rgb:
-        return None
-    first = layout.planes[0]
-    if first.index != 0 or first.components != (0,) or first.sx or first.sy:
-        return None
-    return layout.shift, layout.bits
-
-
-def _luma_and_bits(frame: av.VideoFrame) -> tuple[np.ndarray, int]:
-    spec = _luma_plane(frame.format.name)
-    if spec is None:
-        return frame.reformat(format="gray").to_ndarray().copy(), 8
-    shift, bits = spec
-    dtype = np.dtype(np.uint8 if bits <= 8 else np.uint16)
-    visible = plane_rows(frame, 0, dtype)[:, : frame.planes[0].width]
-    if shift:
-        return np.ascontiguousarray(visible >> shift), bits
-    return visible.copy(), bits
-
-
-def luma(frame: av.VideoFrame) -> np.ndarray:
-    """The frame's luma as a new contiguous 2-D array (height, width).
-
-    Planar and semi-planar YUV and gray formats give a copy of plane 0 (line padding dropped):
-    ``uint8`` at 8 bits, native ``uint16`` at 9 to 16 bits (MSB-aligned formats such as P010
-    are shifted down, so 10-bit luma is 0..1023 either way). Other formats (packed RGB/YUV,
-    planar RGB, palette, big-endian) are converted by FFmpeg to 8-bit ``gray``.
-
-    Example:
-        >>> import av, numpy as np
-        >>> f = av.VideoFrame(1282, 722, "yuv420p")
-        >>> f.planes[0].line_size > 1282, luma(f).shape, luma(f).dtype
-        (True, (722, 1282), dtype('uint8'))
-    """
-    return _luma_and_bits(frame)[0]
 
 
 # -- global motion --------------------------------------------------------------------------
@@ -526,7 +482,7 @@ class MotionEstimator:
         if isinstance(frame, np.ndarray):
             pyr = _Pyramid(frame.copy(), 8 if frame.dtype == np.uint8 else 10)
         else:
-            pyr = _Pyramid(*_luma_and_bits(frame))
+            pyr = _Pyramid(*luma_and_bits(frame))
         self._frames[frame_index] = pyr
         while len(self._frames) > self.keep:
             old, _ = self._frames.popitem(last=False)
