@@ -1,8 +1,11 @@
 """`Schedule`: which classes the detectors examine on which frame.
 
-One object decides, per frame, what the detect stage looks for, so the anonymizer, the tracker's
-lookahead and the CLI agree. A class runs every ``N``-th frame (``N`` per class; classes not
-named run on every frame), and every class runs on the first frame of a shot.
+One object decides, per frame, what the detect stage looks for and how, so the anonymizer, the
+tracker's lookahead and the CLI agree. A class runs on the whole of every ``N``-th frame (``N``
+per class; classes not named run on every frame), and every class on the first frame of a shot;
+between those runs, tracked objects are looked for again in crops around them (``around``); and
+only every ``rescan``-th run examines the whole picture, the others what changed since it was
+last examined.
 """
 
 from __future__ import annotations

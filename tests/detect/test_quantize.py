@@ -4,7 +4,6 @@ remade when stale; one threshold means the same at either precision."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -295,8 +295,7 @@ def test_box_on_background_follows_pan_and_zoom():
 def test_flat_patches_have_low_confidence_and_follow_the_global_motion():
     a = view(CANVAS, W, H)
     b = view(CANVAS, W, H, 3, 2)
-    flat = (200, 100, 260, 160)
-    a[100:160, 200:260] = 100
+    a[100:160, 200:260] = 100  # a flat patch at (200, 100, 260, 160)
     b[102:162, 203:263] = 100
     a, b = quantize(a, 1), quantize(b, 2)
     boxes = np.array([[215.0, 115, 245, 145], [400, 200, 424, 224]])
