@@ -11,6 +11,7 @@ import av
 import pytest
 
 import avanon
+from avanon.detect import DetectConfig, DetectStage
 from avanon.engine import LocalEngine
 from avanon.mask.config import MaskConfig
 from avanon.track.config import TrackConfig
@@ -236,3 +237,116 @@ def test_a_real_vfr_clip_with_audio_split_in_two_matches_one_run(tmp_path, media
     assert [v for k, v in a.items() if k] == [v for k, v in b.items() if k]
     # the same faces, give or take the frames around the seam
     assert abs(two.boxes.get("face", 0) - one.boxes.get("face", 0)) <= 0.05 * one.boxes["face"]
+
+
+class YellowFinder:
+    """Image detector: one face box per run of image columns holding yellow pixels, scored by
+    the width of the image it was found in (so a crop and the whole frame can be told apart)."""
+
+    classes = ("face",)
+
+    def __init__(self):
+        self.widths: list[int] = []
+
+    def detect(self, images):
+        import numpy as np
+
+        from avanon.detections import Detections
+
+        out = []
+        for img in images:
+            self.widths.append(img.shape[1])
+            yellow = (img[..., 0] > 150) & (img[..., 1] > 150) & (img[..., 2] < 110)
+            cols = np.flatnonzero(yellow.any(axis=0))
+            boxes = []
+            if len(cols):
+                breaks = np.flatnonzero(np.diff(cols) > 1)
+                for a, b in zip(np.r_[0, breaks + 1], np.r_[breaks, len(cols) - 1]):
+                    rows = np.flatnonzero(yellow[:, cols[a]:cols[b] + 1].any(axis=1))
+                    boxes.append([cols[a], rows[0], cols[b] + 1, rows[-1] + 1])
+            score = 0.5 + img.shape[1] / 10000
+            out.append(Detections.from_boxes(boxes, [score] * len(boxes), 0) if boxes
+                       else Detections.empty())
+        return out
+
+
+STILL_SIZE = (320, 192)
+
+
+def still_camera_clip(path, frames=300):
+    """A fixed camera: a textured background that does not move (grain aside), a yellow block
+    that stands at the left and one that crosses the picture at 2 px a frame."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    w, h = STILL_SIZE
+    background = rng.integers(20, 120, (h, w, 3), dtype=np.uint8)
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=30, options={"g": "30", "crf": "18"})
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            img = background.copy()
+            img[40:56, 16:32] = (240, 240, 40)
+            x = 96 + (2 * i) % 200
+            img[120:136, x:x + 16] = (240, 240, 40)
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            f.time_base = Fraction(1, 30)
+            out.mux(v.encode(f))
+        out.mux(v.encode(None))
+
+
+def still_masked(path) -> list[tuple[bool, bool]]:
+    """Per frame: are the standing and the crossing block painted out?"""
+    flags = []
+    with av.open(str(path)) as c:
+        for i, frame in enumerate(c.decode(video=0)):
+            g = frame.to_ndarray(format="gray")
+            x = 96 + (2 * i) % 200
+            flags.append((float(g[42:54, 18:30].mean()) < 40, float(g[122:134, x + 2:x + 14].mean()) < 40))
+    return flags
+
+
+class Recording(DetectStage):
+    """The detect stage with :class:`YellowFinder`, keeping what it returns per frame index."""
+
+    def __init__(self):
+        super().__init__(DetectConfig(classes=("face",), det_size=320), detectors=[YellowFinder()])
+        self.found: dict[int, list] = {}
+
+    def detect(self, frames, indices, **kwargs):
+        out = super().detect(frames, indices, **kwargs)
+        for i, d in zip(indices, out):
+            self.found[int(i)] = (d.xyxy.round(2).tolist(), d.scores.round(4).tolist())
+        return out
+
+
+def test_a_split_run_remembers_the_still_parts_as_one_run_does(tmp_path, engine):
+    still_camera_clip(tmp_path / "in.mp4")
+    # a whole picture every 10th run: the warm-up must reach back to one (60 frames)
+    cfg = avanon.Config(mask=MaskConfig(mode="solid"),
+                        detect_every=avanon.Schedule({"face": 6}, {"face": 2}, rescan=10))
+    assert cfg.schedule.settles == 60 and warmup_frames(cfg, 30.0) > 60
+    one = Recording()
+    avanon.anonymize(tmp_path / "in.mp4", tmp_path / "one.mp4", cfg, detector=one)
+    # most runs examined only the part around the crossing block
+    widths = one.detectors[0].widths
+    assert sum(w < STILL_SIZE[0] for w in widths) > len(widths) / 2
+    # a segment that starts mid-video finds exactly what the one run found on its frames
+    timeline = scan_video(tmp_path / "in.mp4")
+    plan = plan_segments(timeline, 3, warmup_frames(cfg, 30.0), MIN_SEGMENT_FRAMES // 8)
+    assert len(plan) == 3
+    for seg in plan[1:]:
+        part = Recording()
+        run_segment(cfg, str(tmp_path / "in.mp4"), str(tmp_path / f"seg{seg.index}.mp4"), seg,
+                    detector=part)
+        start = timeline.pts.index(seg.start)
+        own = sorted(i for i in part.found if i >= start)
+        assert own and [part.found[i] for i in own] == [one.found[i] for i in own]
+    # and the joined split run masks what the one run masks
+    s = anonymize_segmented(tmp_path / "in.mp4", tmp_path / "two.mp4", cfg, engine=engine,
+                            segments=3, detector=Recording())
+    assert s.frames == 300
+    a, b = still_masked(tmp_path / "one.mp4"), still_masked(tmp_path / "two.mp4")
+    assert all(x and y for x, y in a)  # both blocks masked on every frame
+    assert a == b
