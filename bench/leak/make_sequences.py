@@ -327,9 +327,9 @@ class Walker:
 
 
 def still_camera_shots(stills: list[Still], spec: dict = STILL):
-    """The still-camera sequence, one shot at a time: ``(info, frames, boxes)`` with every
-    frame rendered (noise included) and every face's box per frame (hidden ones far outside
-    the picture, so they are not scored)."""
+    """The still-camera sequence, one shot at a time for :func:`write_shots`: ``(info, frames,
+    boxes)``, every frame rendered (noise included) and every face's box on every frame (hidden
+    ones far outside the picture, so they are not scored)."""
     label = "crowd_still"
     rng = _rng(label)
     w, h = spec["size"]
@@ -398,38 +398,6 @@ def still_camera_shots(stills: list[Still], spec: dict = STILL):
         yield info, frames, boxes
 
 
-def encode_rendered(shots, video: Path, meta: Path, label: str, size: tuple[int, int],
-                    crf: int = 18, version: int = VERSION) -> dict:
-    """As :func:`encode`, for shots given as ``(info, frames, boxes)`` already rendered."""
-    video.parent.mkdir(parents=True, exist_ok=True)
-    tmp = video.with_suffix(".part.mp4")
-    infos, objects = [], []
-    frame_no = 0
-    with av.open(str(tmp), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
-        stream.codec_context.options = {"crf": str(crf), "preset": "veryfast"}
-        for info, frames, boxes in shots:
-            infos.append({**info, "start": frame_no, "frames": len(frames)})
-            for k in range(boxes.shape[1]):
-                objects.append({"id": len(objects), "shot": len(infos) - 1, "first": frame_no,
-                                "boxes": np.round(boxes[:, k], 2).tolist()})
-            for rgb in frames:
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-                frame.pts = frame_no
-                frame_no += 1
-                for p in stream.encode(frame):
-                    out.mux(p)
-        for p in stream.encode(None):
-            out.mux(p)
-    tmp.replace(video)
-    data = {"version": version, "class": label, "detector_class": CLASS.get(label, label),
-            "width": size[0], "height": size[1], "fps": FPS,
-            "frames": frame_no, "shots": infos, "objects": objects}
-    meta.write_text(json.dumps(data))
-    return data
-
-
 def still_shots(stills: list[Still]):
     """One shot per still, the camera of :func:`camera_path`."""
     for still in stills:
@@ -447,6 +415,21 @@ def build(stills: list[Still], video: Path, meta: Path, label: str, crf: int = 1
 def encode(shots, video: Path, meta: Path, label: str, size: tuple[int, int] = (WIDTH, HEIGHT),
            crf: int = 18, version: int = VERSION) -> dict:
     """Render ``shots`` into ``video`` with hard cuts between them; ground truth to ``meta``."""
+
+    def rendered():
+        for shot in shots:
+            cam = shot.camera
+            frames = (render(shot.image, cam.left[i], cam.top[i], cam.scale[i], size)
+                      for i in range(len(cam.scale)))
+            yield shot.info, frames, cam.boxes(shot.boxes)
+
+    return write_shots(rendered(), video, meta, label, size, crf, version)
+
+
+def write_shots(shots, video: Path, meta: Path, label: str, size: tuple[int, int],
+                crf: int = 18, version: int = VERSION) -> dict:
+    """Encode shots given as ``(info, frames, boxes)`` (RGB frames, boxes per frame and
+    object) into ``video`` with hard cuts between them; ground truth to ``meta``."""
     video.parent.mkdir(parents=True, exist_ok=True)
     tmp = video.with_suffix(".part.mp4")
     infos, objects = [], []
@@ -455,16 +438,12 @@ def encode(shots, video: Path, meta: Path, label: str, size: tuple[int, int] = (
         stream = out.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.codec_context.options = {"crf": str(crf), "preset": "veryfast"}
-        for shot in shots:
-            cam = shot.camera
-            n = len(cam.scale)
-            infos.append({**shot.info, "start": frame_no, "frames": n})
-            per_frame = cam.boxes(shot.boxes)
-            for k in range(len(shot.boxes)):
+        for info, frames, boxes in shots:
+            infos.append({**info, "start": frame_no, "frames": len(boxes)})
+            for k in range(boxes.shape[1]):
                 objects.append({"id": len(objects), "shot": len(infos) - 1, "first": frame_no,
-                                "boxes": np.round(per_frame[:, k], 2).tolist()})
-            for i in range(n):
-                rgb = render(shot.image, cam.left[i], cam.top[i], cam.scale[i], size)
+                                "boxes": np.round(boxes[:, k], 2).tolist()})
+            for rgb in frames:
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
                 frame.pts = frame_no
                 frame_no += 1
@@ -508,8 +487,8 @@ def ensure(out_dir: Path, label: str, plates: int = 70) -> tuple[Path, dict]:
     if spec is None:
         return video, build(stills, video, meta, label)
     if label == "crowd_still":
-        return video, encode_rendered(still_camera_shots(stills, spec), video, meta, label,
-                                      spec["size"], version=VERSIONS[label])
+        return video, write_shots(still_camera_shots(stills, spec), video, meta, label,
+                                  spec["size"], version=VERSIONS[label])
     make = crowd_shots if label == "crowd" else hires_shots
     return video, encode(make(stills, spec), video, meta, label, size=spec["size"],
                          version=VERSIONS[label])
