@@ -241,12 +241,7 @@ class DetectStage:
                 if full:
                     images = np.stack([detector_input(frames[i], det_wh, k) for i in full])
                     for name, d in models:
-                        t0 = time.perf_counter()
-                        per_model.append(d.detect(images))
-                        t = self._timings[name]
-                        t[0] += 1
-                        t[1] += len(full)
-                        t[2] += time.perf_counter() - t0
+                        per_model.append(self._run(name, d, images))
                 whole_found = {i: Detections.merge([p[j] for p in per_model])
                                for j, i in enumerate(full)}
                 plan = self._tiles(cw, ch, size)
@@ -350,6 +345,20 @@ class DetectStage:
             self._tile_plan[key] = tiles(cw, ch, size, size // 8)
         return self._tile_plan[key]
 
+    def _run(self, name: str, detector, images: np.ndarray,
+             batch: int | None = None) -> list[Detections]:
+        """``detector.detect(images)`` (``batch`` images per inference call where it is an
+        :class:`OnnxDetector`), counted in :attr:`timings` under ``name``."""
+        t0 = time.perf_counter()
+        found = (detector.detect(images, batch=batch)
+                 if batch is not None and isinstance(detector, OnnxDetector)
+                 else detector.detect(images))
+        t = self._timings[name]
+        t[0] += 1
+        t[1] += len(images)
+        t[2] += time.perf_counter() - t0
+        return found
+
     def _changed_parts(self, frame: av.VideoFrame, regions: np.ndarray, det_wh, up_wh, k: int,
                        models) -> Detections:
         """Run ``models`` on ``regions`` (coded pixels) of ``frame``, each cut at the scale of
@@ -363,12 +372,7 @@ class DetectStage:
             size = (max(1, int(np.ceil(uw * scale))), max(1, int(np.ceil(uh * scale))))
             batch = crop_batch(frame, region[None], size, k)
             for model_name, d in models:
-                t0 = time.perf_counter()
-                found = d.detect(batch.images)[0]
-                t = self._timings[model_name]
-                t[0] += 1
-                t[1] += 1
-                t[2] += time.perf_counter() - t0
+                found = self._run(model_name, d, batch.images)[0]
                 if len(found):
                     parts.append(Detections(batch.to_coded(0, found.xyxy), found.scores,
                                             found.class_ids))
@@ -382,14 +386,8 @@ class DetectStage:
         cids = [class_id(c) for c in classes]
         parts = []
         for model_name, d in models:
-            t0 = time.perf_counter()
             # crops are small: one inference call for all of them pays, on a CPU too
-            found = (d.detect(batch.images, batch=AROUND_BATCH)
-                     if isinstance(d, OnnxDetector) else d.detect(batch.images))
-            t = self._timings[model_name]
-            t[0] += 1
-            t[1] += len(batch)
-            t[2] += time.perf_counter() - t0
+            found = self._run(model_name, d, batch.images, AROUND_BATCH)
             for i, dets in enumerate(found):
                 dets = dets[np.isin(dets.class_ids, cids)]
                 if len(dets):

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..detections import Detections
+from .components import component_boxes
 from ..track.flow_kernels import downscale
 
 __all__ = ["CELL", "CHANGE_CODES", "MARGIN_CELLS", "MOST", "StillRegions"]
@@ -76,10 +77,6 @@ class StillRegions:
     def __init__(self) -> None:
         self._memory: dict[object, _Memory] = {}
 
-    def forget(self) -> None:
-        """Drop everything remembered (the next pass of every layout is whole)."""
-        self._memory.clear()
-
     def plan(self, key: object, luma: np.ndarray, bits: int = 8,
              whole: bool = False) -> np.ndarray | None:
         """Rectangles (R, 4) ``x0, y0, x1, y1`` in picture pixels to examine on the next picture
@@ -92,8 +89,7 @@ class StillRegions:
         regions = None if whole or mem is None or mem.small.shape != small.shape else \
             _changed(small, mem.small, luma.shape)
         if regions is None:
-            found = mem.found if mem is not None else None
-            self._memory[key] = _Memory(small, found)
+            self._memory[key] = _Memory(small)  # settle() records what the whole pass finds
             return None
         for x0, y0, x1, y1 in regions.astype(np.int64):
             # the examined cells now remember this picture
@@ -175,26 +171,10 @@ def _dilate(mask: np.ndarray, n: int) -> np.ndarray:
 
 def _components(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Bounding boxes ``(r0, c0, r1, c1)`` (end exclusive) of the 8-connected groups of
-    ``mask``, row-major by first cell; boxes that overlap are merged."""
-    seen = np.zeros_like(mask)
-    boxes = []
-    rows, cols = mask.shape
-    for r, c in zip(*np.nonzero(mask)):
-        if seen[r, c]:
-            continue
-        stack = [(r, c)]
-        seen[r, c] = True
-        r0, c0, r1, c1 = r, c, r + 1, c + 1
-        while stack:
-            y, x = stack.pop()
-            r0, c0, r1, c1 = min(r0, y), min(c0, x), max(r1, y + 1), max(c1, x + 1)
-            for dy in (-1, 0, 1):
-                for dx in (-1, 0, 1):
-                    yy, xx = y + dy, x + dx
-                    if 0 <= yy < rows and 0 <= xx < cols and mask[yy, xx] and not seen[yy, xx]:
-                        seen[yy, xx] = True
-                        stack.append((yy, xx))
-        boxes.append((int(r0), int(c0), int(r1), int(c1)))
+    ``mask`` (:func:`~avanon.detect.components.component_boxes`, raster order of each group's
+    first cell); boxes that overlap are merged."""
+    found, _, _ = component_boxes(mask, np.zeros(mask.shape, np.float32))
+    boxes = [(int(y0), int(x0), int(y1), int(x1)) for x0, y0, x1, y1 in found]
     merged = True
     while merged and len(boxes) > 1:
         merged = False
