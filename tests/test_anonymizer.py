@@ -245,7 +245,8 @@ def test_plate_boxes_on_tracked_faces_are_dropped_when_faces_are_not_looked_for(
             box = [[10, 10, 30, 34]] if self.cid == 0 else [[4, 16, 36, 30]]  # text over the face
             return [Detections.from_boxes(box, [0.9], self.cid) for _ in images]
 
-    stage = DetectStage(DetectConfig(det_size=128), 0,
+    # boxes at fixed detector-input pixels: no mirrored border to move them
+    stage = DetectStage(DetectConfig(det_size=128, edge_mirror={"plate": 0}), 0,
                         detectors=[FaceAndTextOnIt("face"), FaceAndTextOnIt("plate")])
     tracker = IouTracker(TrackConfig(min_hits=1, lookahead=0), (128, 96), 30.0)
     seen = []
@@ -291,6 +292,23 @@ def test_faces_of_the_previous_shot_do_not_judge_plates_on_a_cut():
         anon.push(f)
     anon.flush()
     assert (seen[2].class_ids == 1).sum() == 1
+
+
+def test_a_detector_that_takes_mirror_is_told_which_runs_look_past_the_edges():
+    class MirrorDetector(TwoClassDetector):
+        def __init__(self):
+            super().__init__()
+            self.mirror: dict[int, bool] = {}
+
+        def detect(self, frames, indices, *, classes=None, mirror=None):
+            self.mirror.update(zip(indices, mirror))
+            return super().detect(frames, indices, classes=classes)
+
+    det = MirrorDetector()
+    anon = Anonymizer(det, NoMask(), RecordingTracker(), schedule=Schedule({"face": 2, "plate": 2}),
+                      cut_detector=Cuts(at=[7]))
+    run(anon, 12)
+    assert det.mirror == {0: True, 2: False, 4: True, 6: False, 7: True, 8: True, 10: False}
 
 
 def test_a_detector_that_takes_whole_is_told_which_runs_must_see_the_whole_picture():

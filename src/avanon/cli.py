@@ -28,7 +28,7 @@ _COLORS = {"black": (0, 0, 0), "white": (255, 255, 255), "gray": (128, 128, 128)
 _FLAGS = {
     "classes": "--classes", "thresholds": "--threshold", "threshold": "--threshold",
     "det_size": "--det-size", "det_sizes": "--det-size", "threads": "--threads", "model_dir": "--model-dir",
-    "precision": "--precision", "plate_model": "--plate-model",
+    "precision": "--precision", "plate_model": "--plate-model", "edge_mirror": "--edge-mirror",
     "hold": "--hold", "lookahead": "--lookahead", "detect_every": "--detect-every",
     "around": "--redetect", "rescan": "--rescan",
     "scale": "--mask-scale", "mode": "--mode", "shape": "--shape", "color": "--color",
@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="detector input size, long side in px, multiple of 32: one for every class "
                         "or face=N,plate=M (default face=1280,plate=960); larger finds smaller "
                         "objects, slower")
+    d.add_argument("--edge-mirror", metavar="SPEC",
+                   help="share of the detector input mirrored past the picture's edges on every "
+                        "2nd full-frame run and at cuts, so that objects cut by an edge are found: "
+                        "one number for all classes or face=F,plate=P (default plate=0.1,face=0; "
+                        "0 turns it off)")
     d.add_argument("--threads", type=int, default=0, metavar="N", help="inference threads (0 = auto)")
     d.add_argument("--precision", choices=("int8", "fp32"), default="int8",
                    help="int8 (default): the face model's int8 version, made once from the pinned "
@@ -194,7 +199,8 @@ def config_from_args(args: argparse.Namespace):
     """Turn parsed arguments into an :class:`avanon.Config` (raises ConfigError)."""
     from .config import Config
     from .schedule import Schedule, parse_around, parse_every
-    from .detect.config import DetectConfig, parse_classes, parse_det_size, parse_thresholds
+    from .detect.config import (DetectConfig, parse_classes, parse_det_size, parse_edge_mirror,
+                                parse_thresholds)
     from .mask.config import MaskConfig
     from .media.encode import EncodeConfig, parse_bitrate
     from .track.config import TrackConfig
@@ -205,6 +211,8 @@ def config_from_args(args: argparse.Namespace):
         dkw["thresholds"] = parse_thresholds(args.threshold)
     if args.det_size:
         dkw.update(parse_det_size(args.det_size))
+    if args.edge_mirror:
+        dkw["edge_mirror"] = parse_edge_mirror(args.edge_mirror)
     if args.model_dir:
         dkw["model_dir"] = args.model_dir
     tkw: dict = {}

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from avanon.detect import PlateRules
-from avanon.detect.config import DEFAULT_DET_SIZE, DetectConfig, parse_det_size, parse_thresholds
+from avanon.detect.config import (DEFAULT_DET_SIZE, DetectConfig, parse_det_size,
+                                  parse_edge_mirror, parse_thresholds)
 from avanon.errors import ConfigError
 
 
@@ -68,6 +69,12 @@ def test_normalises_inputs():
         (dict(providers=[1]), "providers"),
         (dict(plate_model="yolo"), "plate_model"),
         (dict(plate_rules={"max_height_ratio": 1.2}), "plate_rules: expected a PlateRules"),
+        (dict(edge_mirror={"plate": 0.3}), "between 0 and 0.25"),
+        (dict(edge_mirror={"plate": -0.1}), "between 0 and 0.25"),
+        (dict(edge_mirror={"plate": True}), "between 0 and 0.25"),
+        (dict(edge_mirror={"face": "wide"}), "edge_mirror['face']"),
+        (dict(edge_mirror={"car": 0.1}), "car"),
+        (dict(edge_mirror=0.1), "mapping"),
     ],
 )
 def test_invalid_values_raise_config_error(kwargs, fragment):
@@ -95,6 +102,20 @@ def test_parse_thresholds(text, expected):
 def test_parse_thresholds_rejects(text):
     with pytest.raises(ConfigError):
         parse_thresholds(text)
+
+
+def test_edge_mirror_is_merged_over_the_defaults():
+    assert dict(DetectConfig().edge_mirror) == {"plate": 0.1}
+    cfg = DetectConfig(edge_mirror={"face": 0.05})
+    assert (cfg.mirror_for("face"), cfg.mirror_for("plate"), cfg.mirror_for(("face", "plate"))) \
+        == (0.05, 0.1, 0.1)
+    assert DetectConfig(edge_mirror={"plate": 0}).mirror_for("plate") == 0
+    assert hash(cfg) != hash(DetectConfig())
+    assert parse_edge_mirror("0") == {"face": 0.0, "plate": 0.0}
+    assert parse_edge_mirror("plate=0.2, face=0") == {"plate": 0.2, "face": 0.0}
+    for bad in ("", "x", "plate=x", "car=0.1", "=0.1"):
+        with pytest.raises(ConfigError, match="edge-mirror"):
+            parse_edge_mirror(bad)
 
 
 def test_per_class_detector_sizes():

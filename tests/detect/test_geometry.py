@@ -7,8 +7,10 @@ import pytest
 from avanon.detect.geometry import (
     detector_input,
     detector_size,
+    mirror_edges,
     rotation_k,
     to_coded,
+    unmirror,
     upright_size,
 )
 
@@ -83,3 +85,28 @@ def test_detector_input_is_upright_and_scaled(k):
     red = (img[..., 0] > 128) & (img[..., 1] < 100)
     back = to_coded(np.array([bbox_of(red)], np.float32), det, (121, 75), k)[0]
     np.testing.assert_allclose(back, [80, 10, 110, 30], atol=3)
+
+
+def test_mirror_edges_reflects_the_picture_past_the_chosen_sides():
+    img = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    out, offset = mirror_edges(img, 2)
+    assert out.shape == (8, 10, 3) and offset == (2, 2)
+    np.testing.assert_array_equal(out[2:6, 2:8], img)
+    np.testing.assert_array_equal(out[2:6, 1], img[:, 1])  # the edge column is not repeated
+    np.testing.assert_array_equal(out[2:6, 0], img[:, 2])
+    np.testing.assert_array_equal(out[0, 2:8], img[2])
+    right, offset = mirror_edges(img, 2, (False, False, True, False))
+    assert right.shape == (4, 8, 3) and offset == (0, 0)
+    np.testing.assert_array_equal(right[:, 6], img[:, 4])
+    big, _ = mirror_edges(img, 50)  # no more than the picture holds
+    assert big.shape == (4 + 6, 6 + 6, 3)
+    assert mirror_edges(img, 0)[0] is img
+
+
+def test_unmirror_cuts_boxes_at_the_picture_and_drops_reflections():
+    boxes = np.array([[90, 10, 130, 30],   # across the right edge: cut there
+                      [2, 2, 9, 9],        # wholly in the mirror above and left
+                      [20, 20, 40, 40]], np.float32)
+    out, keep = unmirror(boxes, (10, 10), (100, 50))
+    assert keep.tolist() == [True, False, True]
+    np.testing.assert_allclose(out[keep], [[80, 0, 100, 20], [10, 10, 30, 30]])

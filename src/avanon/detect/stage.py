@@ -21,8 +21,8 @@ from .base import ImageDetector
 from .config import DetectConfig
 from ..boxes import nms
 from .crops import crop_batch, regions_around, tiles
-from .geometry import (detector_input, detector_size, rotation_k, to_coded, to_upright,
-                       upright_size)
+from .geometry import (detector_input, detector_size, mirror_edges, rotation_k, to_coded,
+                       to_upright, unmirror, upright_size)
 from .runtime import OnnxDetector, resolve_providers
 from .still import StillRegions
 from ..mask.layout import luma_and_bits
@@ -168,6 +168,7 @@ class DetectStage:
         classes: Iterable[str] | None = None,
         fresh: Sequence[bool] | None = None,
         whole: Sequence[bool] | None = None,
+        mirror: Sequence[bool] | None = None,
     ) -> list[Detections]:
         """Find objects in ``frames``; one :class:`Detections` per frame, coded-picture pixels.
 
@@ -190,6 +191,12 @@ class DetectStage:
                 at the whole frame's scale, and the boxes found earlier in the still parts
                 stand. A scheduler asks for a whole frame now and then (and on fresh frames,
                 which always are whole).
+            mirror: None (default) to look past the picture's edges on every frame; else per
+                frame, True where to (fresh frames always are). Looking past the edges means
+                mirroring the detector input by ``config.edge_mirror`` of its long side past
+                every edge of the picture (models of classes with a share above 0 only), so
+                that an object cut by an edge is whole to the model; it costs about 1.6x the
+                plain input. A scheduler mirrors every few runs (``Schedule.mirrored``).
 
         Raises:
             ValueError: ``indices`` does not match ``frames``, or ``classes`` names a class
@@ -206,6 +213,9 @@ class DetectStage:
         if whole is not None and len(whole) != len(frames):
             raise ValueError(f"detect: expected one whole flag per frame, got {len(whole)} for "
                              f"{len(frames)} frames")
+        if mirror is not None and len(mirror) != len(frames):
+            raise ValueError(f"detect: expected one mirror flag per frame, got {len(mirror)} for "
+                             f"{len(frames)} frames")
         wanted = self._wanted(classes)
         min_score = np.full(len(CLASS_NAMES), np.inf, np.float32)
         for name in wanted:
@@ -220,15 +230,21 @@ class DetectStage:
         for i, f in enumerate(frames):
             k = rotation_k(f.rotation if self.rotation is None else self.rotation)
             groups.setdefault((f.width, f.height, k), []).append(i)
-        sizes: dict[int, list] = {}  # detector input size -> the models that use it
+        # (detector input size, share mirrored past the edges) -> the models that use it
+        sizes: dict[tuple[int, float], list] = {}
         for name, d in run:
-            sizes.setdefault(self.config.size_for(d.classes), []).append((name, d))
+            how = (self.config.size_for(d.classes), self.config.mirror_for(d.classes))
+            sizes.setdefault(how, []).append((name, d))
         for (cw, ch, k), members in groups.items():
             up_wh = upright_size(cw, ch, k)
             parts: dict[int, list[Detections]] = {i: [] for i in members}
             lumas = {i: luma_and_bits(frames[i]) for i in members} if whole is not None else {}
-            for size, models in sizes.items():
+            for (size, share), models in sizes.items():
                 det_wh = detector_size(*up_wh, size)
+                pad = int(round(share * size))
+                # per frame: the px mirrored past the picture's edges
+                pads = {i: pad if mirror is None or mirror[i] or (fresh is not None and fresh[i])
+                        else 0 for i in members}
                 # what each frame needs examined: None the whole of it, else changed parts
                 key = (cw, ch, k, size, tuple(n for n, _ in models))
                 todo: dict[int, np.ndarray | None] = {i: None for i in members}
@@ -237,13 +253,19 @@ class DetectStage:
                         again = bool(whole[i]) or (fresh is not None and bool(fresh[i]))
                         todo[i] = self._still.plan(key, *lumas[i], whole=again)
                 full = [i for i in members if todo[i] is None]
-                per_model: list[list[Detections]] = []
-                if full:
-                    images = np.stack([detector_input(frames[i], det_wh, k) for i in full])
+                whole_found: dict[int, Detections] = {}
+                for p in sorted({pads[i] for i in full}):
+                    batch = [i for i in full if pads[i] == p]  # mirrored alike
+                    made = [mirror_edges(detector_input(frames[i], det_wh, k), p) for i in batch]
+                    images, offset = np.stack([m[0] for m in made]), made[0][1]
+                    per_model = []
                     for name, d in models:
-                        per_model.append(self._run(name, d, images))
-                whole_found = {i: Detections.merge([p[j] for p in per_model])
-                               for j, i in enumerate(full)}
+                        found = self._run(name, d, images)
+                        if any(offset):
+                            found = [_unmirrored(f, offset, det_wh) for f in found]
+                        per_model.append(found)
+                    whole_found.update({i: Detections.merge([m[j] for m in per_model])
+                                        for j, i in enumerate(batch)})
                 plan = self._tiles(cw, ch, size)
                 for i in members:
                     if todo[i] is None:
@@ -252,7 +274,7 @@ class DetectStage:
                                             merged.scores, merged.class_ids)
                     else:
                         merged = self._changed_parts(frames[i], todo[i], det_wh, up_wh, k,
-                                                     models)
+                                                     models, pads[i])
                     if whole is not None:
                         merged = self._still.settle(key, todo[i], merged)
                     parts[i].append(merged)
@@ -360,10 +382,11 @@ class DetectStage:
         return found
 
     def _changed_parts(self, frame: av.VideoFrame, regions: np.ndarray, det_wh, up_wh, k: int,
-                       models) -> Detections:
+                       models, pad: int = 0) -> Detections:
         """Run ``models`` on ``regions`` (coded pixels) of ``frame``, each cut at the scale of
-        the whole frame's detector input ``det_wh`` (upright ``up_wh`` picture); boxes in coded
-        pixels, all the models' classes (unfiltered)."""
+        the whole frame's detector input ``det_wh`` (upright ``up_wh`` picture) and mirrored by
+        ``pad`` px past the sides that are the picture's edges, as the whole frame would be;
+        boxes in coded pixels, all the models' classes (unfiltered)."""
         scale = det_wh[0] / up_wh[0]
         parts = []
         for region in np.asarray(regions, np.float64):
@@ -371,8 +394,16 @@ class DetectStage:
             uw, uh = (rh, rw) if k % 2 else (rw, rh)
             size = (max(1, int(np.ceil(uw * scale))), max(1, int(np.ceil(uh * scale))))
             batch = crop_batch(frame, region[None], size, k)
+            images, mirrored = batch.images, False
+            if pad:
+                up = to_upright(region[None], (frame.width, frame.height), k)[0]
+                sides = (up[0] <= 0, up[1] <= 0, up[2] >= up_wh[0], up[3] >= up_wh[1])
+                image, offset = mirror_edges(images[0], pad, sides)
+                images, mirrored = image[None], image.shape != images.shape[1:]
             for model_name, d in models:
-                found = self._run(model_name, d, batch.images)[0]
+                found = self._run(model_name, d, images)[0]
+                if mirrored:
+                    found = _unmirrored(found, offset, size)
                 if len(found):
                     parts.append(Detections(batch.to_coded(0, found.xyxy), found.scores,
                                             found.class_ids))
@@ -437,6 +468,13 @@ class DetectStage:
         names = ", ".join(type(d).__name__ for d in self.detectors)
         return (f"DetectStage([{names}], det_size={self.config.det_size}, "
                 f"det_sizes={dict(self.config.det_sizes)}, rotation={self.rotation})")
+
+
+def _unmirrored(found: Detections, offset: tuple[int, int], wh: tuple[int, int]) -> Detections:
+    """``found`` in a :func:`~avanon.detect.geometry.mirror_edges` image, back in the pixels of
+    the ``wh`` image; boxes wholly in the mirror are dropped."""
+    xyxy, keep = unmirror(found.xyxy, offset, wh)
+    return Detections(xyxy[keep], found.scores[keep], found.class_ids[keep])
 
 
 def _unique_names(detectors: Sequence[ImageDetector]) -> list[str]:
