@@ -41,8 +41,12 @@ def main(argv=None) -> int:
     ap.add_argument("video")
     ap.add_argument("--frames", type=int, default=240)
     ap.add_argument("options", nargs="*", help="avanon CLI options (after --)")
-    args = ap.parse_args(argv)
-    config = config_from_args(build_parser().parse_args([args.video, "out.mp4", *args.options]))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # argparse gives a positional list nothing once the first positional is read: split at --
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = ap.parse_args(argv[: len(argv) - len(extra) - (1 if extra else 0)])
+    options = [*args.options, *extra]
+    config = config_from_args(build_parser().parse_args([args.video, "out.mp4", *options]))
     with av.open(args.video) as src:
         vin = src.streams.video[0]
         frames = []
