@@ -34,6 +34,8 @@ def avanon(*args, stdin=None):
         (["{clip}", "{d}/o.mp4", "--mode", "smudge"], 2, "invalid choice"),
         (["{clip}", "{d}/o.mp4", "--threshold", "face=1.5"], 2, "threshold"),
         (["{clip}", "{d}/o.mp4", "--classes", "cat"], 2, "unknown class"),
+        (["{clip}", "{d}/o.mp4", "--edge-mirror", "plate=0.5"], 2,
+         "edge-mirror plate: expected a share of the detector input between 0 and 0.25"),
         (["{clip}", "{d}/o.mp4", "--color", "1,2"], 2, "R,G,B"),
         (["{clip}", "{d}/o.mp4", "--detect-every", "3", "--no-track"], 2, "needs tracking"),
         (["{clip}", "{d}/o.mp4", "--crf", "99"], 2, "--crf"),
@@ -93,7 +95,7 @@ def test_config_from_args_maps_every_option(tmp_path):
         "--shape", "ellipse", "--mask-scale", "1.3", "--color", "#ff0000", "--crf", "21",
         "--bitrate", "2.5M", "--preset", "fast", "--keep-metadata", "--video-stream", "1",
         "--hold", "0.5s", "--lookahead", "12", "--detect-every", "2", "--det-size", "512",
-        "--model-dir", str(tmp_path)])
+        "--model-dir", str(tmp_path), "--edge-mirror", "face=0.05"])
     cfg = config_from_args(args)
     assert cfg.detect.classes == ("face",)
     assert cfg.detect.thresholds["face"] == pytest.approx(0.4)
@@ -102,6 +104,7 @@ def test_config_from_args_maps_every_option(tmp_path):
     assert (cfg.encode.crf, cfg.encode.bitrate, cfg.encode.preset) == (21, 2_500_000, "fast")
     assert cfg.keep_metadata and cfg.video_stream == 1 and cfg.detect_every == Schedule.of(2)
     assert cfg.track.lookahead == 12
+    assert dict(cfg.detect.edge_mirror) == {"plate": 0.1, "face": 0.05}
 
 
 def test_main_returns_code_instead_of_raising(tmp_path, capsys):

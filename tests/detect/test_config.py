@@ -113,7 +113,7 @@ def test_edge_mirror_is_merged_over_the_defaults():
     assert hash(cfg) != hash(DetectConfig())
     assert parse_edge_mirror("0") == {"face": 0.0, "plate": 0.0}
     assert parse_edge_mirror("plate=0.2, face=0") == {"plate": 0.2, "face": 0.0}
-    for bad in ("", "x", "plate=x", "car=0.1", "=0.1"):
+    for bad in ("", "x", "plate=x", "car=0.1", "=0.1", "plate=1", "-0.1"):
         with pytest.raises(ConfigError, match="edge-mirror"):
             parse_edge_mirror(bad)
 

@@ -340,9 +340,13 @@ def parse_edge_mirror(text: str) -> dict[str, float]:
     """
     def share(value: str, name: str) -> float:
         try:
-            return float(value)
+            v = float(value)
         except ValueError:
-            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+            v = -1.0
+        if not 0.0 <= v <= 0.25:
+            raise ConfigError(f"{name}: expected a share of the detector input between 0 and "
+                              f"0.25, got {value!r}")
+        return v
 
     return _per_class(text, "edge-mirror", "0", "plate=0.1,face=0", share)
 
