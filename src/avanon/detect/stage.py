@@ -253,19 +253,7 @@ class DetectStage:
                         again = bool(whole[i]) or (fresh is not None and bool(fresh[i]))
                         todo[i] = self._still.plan(key, *lumas[i], whole=again)
                 full = [i for i in members if todo[i] is None]
-                whole_found: dict[int, Detections] = {}
-                for p in sorted({pads[i] for i in full}):
-                    batch = [i for i in full if pads[i] == p]  # mirrored alike
-                    made = [mirror_edges(detector_input(frames[i], det_wh, k), p) for i in batch]
-                    images, offset = np.stack([m[0] for m in made]), made[0][1]
-                    per_model = []
-                    for name, d in models:
-                        found = self._run(name, d, images)
-                        if any(offset):
-                            found = [_unmirrored(f, offset, det_wh) for f in found]
-                        per_model.append(found)
-                    whole_found.update({i: Detections.merge([m[j] for m in per_model])
-                                        for j, i in enumerate(batch)})
+                whole_found = self._whole_frames(frames, full, pads, det_wh, k, models)
                 plan = self._tiles(cw, ch, size)
                 for i in members:
                     if todo[i] is None:
@@ -293,6 +281,27 @@ class DetectStage:
                 found = found[found.scores >= min_score[found.class_ids]]
                 out[i] = self._finish(found, frames[i], int(indices[i]), k, rules)
         return out  # type: ignore[return-value]
+
+    def _whole_frames(self, frames: Sequence[av.VideoFrame], which: list[int],
+                      pads: dict[int, int], det_wh: tuple[int, int], k: int,
+                      models) -> dict[int, Detections]:
+        """Run ``models`` on the whole of ``frames[i]`` for ``i`` in ``which``, each scaled to
+        ``det_wh`` (upright, ``k`` quarter turns) and mirrored ``pads[i]`` px past its edges;
+        per frame, the boxes of all the models (unfiltered) in ``det_wh`` pixels."""
+        found: dict[int, Detections] = {}
+        for pad in sorted({pads[i] for i in which}):
+            batch = [i for i in which if pads[i] == pad]  # mirrored alike: one input size
+            made = [mirror_edges(detector_input(frames[i], det_wh, k), pad) for i in batch]
+            images, offset = np.stack([m[0] for m in made]), made[0][1]
+            per_model = []
+            for name, d in models:
+                dets = self._run(name, d, images)
+                if any(offset):
+                    dets = [_unmirrored(f, offset, det_wh) for f in dets]
+                per_model.append(dets)
+            found.update({i: Detections.merge([m[j] for m in per_model])
+                          for j, i in enumerate(batch)})
+        return found
 
     def detect_around(
         self,
