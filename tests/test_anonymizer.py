@@ -294,23 +294,6 @@ def test_faces_of_the_previous_shot_do_not_judge_plates_on_a_cut():
     assert (seen[2].class_ids == 1).sum() == 1
 
 
-def test_a_detector_that_takes_mirror_is_told_which_runs_look_past_the_edges():
-    class MirrorDetector(TwoClassDetector):
-        def __init__(self):
-            super().__init__()
-            self.mirror: dict[int, bool] = {}
-
-        def detect(self, frames, indices, *, classes=None, mirror=None):
-            self.mirror.update(zip(indices, mirror))
-            return super().detect(frames, indices, classes=classes)
-
-    det = MirrorDetector()
-    anon = Anonymizer(det, NoMask(), RecordingTracker(), schedule=Schedule({"face": 2, "plate": 2}),
-                      cut_detector=Cuts(at=[7]))
-    run(anon, 12)
-    assert det.mirror == {0: True, 2: False, 4: True, 6: False, 7: True, 8: True, 10: False}
-
-
 def test_a_detector_that_takes_whole_is_told_which_runs_must_see_the_whole_picture():
     class WholeDetector(TwoClassDetector):
         def __init__(self):

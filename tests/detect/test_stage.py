@@ -363,6 +363,37 @@ def test_large_frames_are_also_examined_in_native_tiles_in_turn():
     assert all(len(off.detect([frame], [i])[0]) == 0 for i in range(len(plan)))
 
 
+def test_plate_models_mirrored_and_not_see_the_same_tile_in_turn():
+    """Two models of one input size in different groups (one shown the mirror, one not) take
+    the tiles in the same turn: the same tile on each frame, every tile within len(plan)."""
+    class TileRecorder(SizeFinder):
+        def __init__(self, mirror: bool):
+            super().__init__(cls="plate")
+            self.edge_mirror = mirror
+            self.tiles: list[bytes] = []
+
+        def detect(self, images):
+            if images.shape[1:3] == (256, 256):
+                self.tiles += [img.tobytes() for img in images]
+            return super().detect(images)
+
+    plain, mirrored = TileRecorder(False), TileRecorder(True)
+    stage = DetectStage(DetectConfig(det_size=256, edge_mirror={"plate": 0.1}), 0,
+                        detectors=[plain, mirrored])
+    img = np.random.default_rng(5).integers(0, 100, (600, 1000, 3), dtype=np.uint8)
+    frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+    plan = stage._tiles(1000, 600, 256)
+    stage.detect([frame], [0])  # the first frame: every tile
+    assert len(set(plain.tiles)) == len(plan)
+    everything = set(plain.tiles)
+    plain.tiles.clear()
+    mirrored.tiles.clear()
+    for i in range(1, len(plan) + 1):
+        stage.detect([frame], [i])
+    assert plain.tiles == mirrored.tiles  # the same tile on each frame
+    assert set(plain.tiles) == everything  # one per frame, in turn, none skipped
+
+
 def test_every_tile_examines_all_tiles_of_one_frame_at_once():
     """A still picture: the object is found on the first (and only) frame, whichever tile."""
     for box in ((600, 300, 612, 312), (20, 20, 32, 32), (960, 560, 972, 572)):
@@ -440,18 +471,26 @@ def test_an_object_cut_by_the_picture_edge_is_found_in_its_mirror(rotation):
     np.testing.assert_allclose(d.xyxy, [[492, 100, 512, 140]], atol=2.5)
 
 
-def test_mirror_flags_say_which_frames_look_past_the_edges():
+def test_a_model_that_reads_mirrors_as_objects_is_never_shown_one(monkeypatch):
+    """A text detector sees text in the symmetric patterns a mirror makes: it says so with
+    ``edge_mirror = False`` and gets the plain input, while other plate models get the mirror;
+    both from one scaled copy of the frame."""
+    import avanon.detect.stage as stage_module
+
+    made = []
+    real = stage_module.detector_input
+    monkeypatch.setattr(stage_module, "detector_input",
+                        lambda *a: made.append(a[1]) or real(*a))
     frame = frame_with_red(256, 512, (492, 100, 512, 140))
-    finder = SizeFinder(16, "plate")
+    plain = SizeFinder(16, "plate")
+    plain.edge_mirror = False
+    mirrored = SizeFinder(16, "plate")
     stage = DetectStage(DetectConfig(det_size=256, edge_mirror={"plate": 0.1}), 0,
-                        detectors=[finder])
-    plain, fresh, flagged = (stage.detect([frame], [0], mirror=[False]),
-                             stage.detect([frame], [1], mirror=[False], fresh=[True]),
-                             stage.detect([frame], [2], mirror=[True]))
-    assert [s[1:3] for s in finder.shapes] == [(128, 256), (180, 308), (180, 308)]
-    assert [len(d[0]) for d in (plain, fresh, flagged)] == [0, 1, 1]
-    with pytest.raises(ValueError, match="one mirror flag per frame"):
-        stage.detect([frame], [3], mirror=[True, False])
+                        detectors=[plain, mirrored])
+    (d,) = stage.detect([frame], [0])
+    assert plain.shapes[0][1:3] == (128, 256) and mirrored.shapes[0][1:3] == (180, 308)
+    assert made == [(256, 128)]
+    np.testing.assert_allclose(d.xyxy, [[492, 100, 512, 140]], atol=2.5)  # the mirrored one's
 
 
 def test_faces_are_not_mirrored_by_default_and_can_be():

@@ -37,6 +37,9 @@ class ImageDetector(Protocol):
     classes: tuple[str, ...]
     # Optional: ``name: str``, the key of its entry in ``DetectStage.timings`` (default: the
     # class name). Not part of the protocol so that stand-ins need not define it.
+    # Optional: ``edge_mirror: bool`` (default True), False for a model that must never be shown
+    # the picture mirrored past its edges (``DetectConfig.edge_mirror``), such as a text
+    # detector, which reads the mirror's symmetric patterns as text.
 
     def detect(self, images: np.ndarray) -> list[Detections]:
         """Find objects.

@@ -168,7 +168,6 @@ class DetectStage:
         classes: Iterable[str] | None = None,
         fresh: Sequence[bool] | None = None,
         whole: Sequence[bool] | None = None,
-        mirror: Sequence[bool] | None = None,
     ) -> list[Detections]:
         """Find objects in ``frames``; one :class:`Detections` per frame, coded-picture pixels.
 
@@ -191,12 +190,6 @@ class DetectStage:
                 at the whole frame's scale, and the boxes found earlier in the still parts
                 stand. A scheduler asks for a whole frame now and then (and on fresh frames,
                 which always are whole).
-            mirror: None (default) to look past the picture's edges on every frame; else per
-                frame, True where to (fresh frames always are). Looking past the edges means
-                mirroring the detector input by ``config.edge_mirror`` of its long side past
-                every edge of the picture (models of classes with a share above 0 only), so
-                that an object cut by an edge is whole to the model; it costs about 1.6x the
-                plain input. A scheduler mirrors every few runs (``Schedule.mirrored``).
 
         Raises:
             ValueError: ``indices`` does not match ``frames``, or ``classes`` names a class
@@ -212,9 +205,6 @@ class DetectStage:
                              f"{len(frames)} frames")
         if whole is not None and len(whole) != len(frames):
             raise ValueError(f"detect: expected one whole flag per frame, got {len(whole)} for "
-                             f"{len(frames)} frames")
-        if mirror is not None and len(mirror) != len(frames):
-            raise ValueError(f"detect: expected one mirror flag per frame, got {len(mirror)} for "
                              f"{len(frames)} frames")
         wanted = self._wanted(classes)
         min_score = np.full(len(CLASS_NAMES), np.inf, np.float32)
@@ -233,18 +223,19 @@ class DetectStage:
         # (detector input size, share mirrored past the edges) -> the models that use it
         sizes: dict[tuple[int, float], list] = {}
         for name, d in run:
-            how = (self.config.size_for(d.classes), self.config.mirror_for(d.classes))
+            # models that read a mirror's symmetric patterns as objects say so
+            share = self.config.mirror_for(d.classes) if getattr(d, "edge_mirror", True) else 0.0
+            how = (self.config.size_for(d.classes), share)
             sizes.setdefault(how, []).append((name, d))
         for (cw, ch, k), members in groups.items():
             up_wh = upright_size(cw, ch, k)
             parts: dict[int, list[Detections]] = {i: [] for i in members}
             lumas = {i: luma_and_bits(frames[i]) for i in members} if whole is not None else {}
+            scaled: dict = {}  # (frame, input size) -> the scaled copy, shared by the models
+            tiles_of: dict = {}  # (frame, input size) -> the native tiles examined
             for (size, share), models in sizes.items():
                 det_wh = detector_size(*up_wh, size)
-                pad = int(round(share * size))
-                # per frame: the px mirrored past the picture's edges
-                pads = {i: pad if mirror is None or mirror[i] or (fresh is not None and fresh[i])
-                        else 0 for i in members}
+                pad = int(round(share * size))  # px mirrored past the picture's edges
                 # what each frame needs examined: None the whole of it, else changed parts
                 key = (cw, ch, k, size, tuple(n for n, _ in models))
                 todo: dict[int, np.ndarray | None] = {i: None for i in members}
@@ -253,7 +244,7 @@ class DetectStage:
                         again = bool(whole[i]) or (fresh is not None and bool(fresh[i]))
                         todo[i] = self._still.plan(key, *lumas[i], whole=again)
                 full = [i for i in members if todo[i] is None]
-                whole_found = self._whole_frames(frames, full, pads, det_wh, k, models)
+                whole_found = self._whole_frames(frames, full, pad, det_wh, k, models, scaled)
                 plan = self._tiles(cw, ch, size)
                 for i in members:
                     if todo[i] is None:
@@ -262,46 +253,50 @@ class DetectStage:
                                             merged.scores, merged.class_ids)
                     else:
                         merged = self._changed_parts(frames[i], todo[i], det_wh, up_wh, k,
-                                                     models, pads[i])
+                                                     models, pad)
                     if whole is not None:
                         merged = self._still.settle(key, todo[i], merged)
                     parts[i].append(merged)
                     if plan is not None:
                         # every tile of a new picture (the first one, a cut), then one per
                         # examined frame, in turn: what the downscaled frame is too coarse for
-                        # is found within a few runs
-                        new = size not in self._next_tile or (fresh is not None and fresh[i])
-                        n = self._next_tile.get(size, 0)
-                        self._next_tile[size] = n + 1
-                        regions = plan if self.every_tile or new else plan[n % len(plan)][None]
-                        parts[i] += self._in_regions(frames[i], regions, size, k, models,
-                                                     list(wanted))
+                        # is found within a few runs. Chosen once per frame and size: models
+                        # of that size in other groups (mirrored or not) see the same tiles.
+                        if (i, size) not in tiles_of:
+                            new = size not in self._next_tile or (fresh is not None and fresh[i])
+                            n = self._next_tile.get(size, 0)
+                            self._next_tile[size] = n + 1
+                            tiles_of[i, size] = (plan if self.every_tile or new
+                                                 else plan[n % len(plan)][None])
+                        parts[i] += self._in_regions(frames[i], tiles_of[i, size], size, k,
+                                                     models, list(wanted))
             for i in members:
                 found = Detections.merge(parts[i])
                 found = found[found.scores >= min_score[found.class_ids]]
                 out[i] = self._finish(found, frames[i], int(indices[i]), k, rules)
         return out  # type: ignore[return-value]
 
-    def _whole_frames(self, frames: Sequence[av.VideoFrame], which: list[int],
-                      pads: dict[int, int], det_wh: tuple[int, int], k: int,
-                      models) -> dict[int, Detections]:
+    def _whole_frames(self, frames: Sequence[av.VideoFrame], which: list[int], pad: int,
+                      det_wh: tuple[int, int], k: int, models,
+                      scaled: dict) -> dict[int, Detections]:
         """Run ``models`` on the whole of ``frames[i]`` for ``i`` in ``which``, each scaled to
-        ``det_wh`` (upright, ``k`` quarter turns) and mirrored ``pads[i]`` px past its edges;
-        per frame, the boxes of all the models (unfiltered) in ``det_wh`` pixels."""
-        found: dict[int, Detections] = {}
-        for pad in sorted({pads[i] for i in which}):
-            batch = [i for i in which if pads[i] == pad]  # mirrored alike: one input size
-            made = [mirror_edges(detector_input(frames[i], det_wh, k), pad) for i in batch]
-            images, offset = np.stack([m[0] for m in made]), made[0][1]
-            per_model = []
-            for name, d in models:
-                dets = self._run(name, d, images)
-                if any(offset):
-                    dets = [_unmirrored(f, offset, det_wh) for f in dets]
-                per_model.append(dets)
-            found.update({i: Detections.merge([m[j] for m in per_model])
-                          for j, i in enumerate(batch)})
-        return found
+        ``det_wh`` (upright, ``k`` quarter turns; kept in ``scaled`` for other models of that
+        size) and mirrored ``pad`` px past its edges; per frame, the boxes of all the models
+        (unfiltered) in ``det_wh`` pixels."""
+        if not which:
+            return {}
+        for i in which:
+            if (i, det_wh) not in scaled:
+                scaled[i, det_wh] = detector_input(frames[i], det_wh, k)
+        made = [mirror_edges(scaled[i, det_wh], pad) for i in which]
+        images, offset = np.stack([m[0] for m in made]), made[0][1]
+        per_model = []
+        for name, d in models:
+            dets = self._run(name, d, images)
+            if any(offset):
+                dets = [_unmirrored(f, offset, det_wh) for f in dets]
+            per_model.append(dets)
+        return {i: Detections.merge([m[j] for m in per_model]) for j, i in enumerate(which)}
 
     def detect_around(
         self,
