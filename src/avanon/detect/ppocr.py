@@ -99,7 +99,7 @@ class PpocrDetector(OnnxDetector):
     name = "ppocr_det"
     #: Never shown the picture mirrored past its edges (``DetectConfig.edge_mirror``): a text
     #: detector reads the symmetric patterns a mirror makes of any texture as text (Tears of
-    #: Steel at 720p: 27 instead of 4 boxes on 20 frames, none of them text).
+    #: Steel at 720p: 27 instead of 4 boxes on 20 sampled frames).
     edge_mirror = False
 
     def __init__(
