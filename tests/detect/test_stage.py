@@ -364,8 +364,8 @@ def test_large_frames_are_also_examined_in_native_tiles_in_turn():
 
 
 def test_plate_models_mirrored_and_not_see_the_same_tile_in_turn():
-    """Two models of one input size in different groups (one shown the mirror, one not) take
-    the tiles in the same turn: the same tile on each frame, every tile within len(plan)."""
+    """Two models of one input size, one shown the mirror and one not, take the tiles in the
+    same turn: the same tile on each frame, every tile within len(plan)."""
     class TileRecorder(SizeFinder):
         def __init__(self, mirror: bool):
             super().__init__(cls="plate")

@@ -220,22 +220,17 @@ class DetectStage:
         for i, f in enumerate(frames):
             k = rotation_k(f.rotation if self.rotation is None else self.rotation)
             groups.setdefault((f.width, f.height, k), []).append(i)
-        # (detector input size, share mirrored past the edges) -> the models that use it
-        sizes: dict[tuple[int, float], list] = {}
+        sizes: dict[int, list] = {}  # detector input size -> the models that use it
         for name, d in run:
-            # models that read a mirror's symmetric patterns as objects say so
-            share = self.config.mirror_for(d.classes) if getattr(d, "edge_mirror", True) else 0.0
-            how = (self.config.size_for(d.classes), share)
-            sizes.setdefault(how, []).append((name, d))
+            sizes.setdefault(self.config.size_for(d.classes), []).append((name, d))
         for (cw, ch, k), members in groups.items():
             up_wh = upright_size(cw, ch, k)
             parts: dict[int, list[Detections]] = {i: [] for i in members}
             lumas = {i: luma_and_bits(frames[i]) for i in members} if whole is not None else {}
-            scaled: dict = {}  # (frame, input size) -> the scaled copy, shared by the models
-            tiles_of: dict = {}  # (frame, input size) -> the native tiles examined
-            for (size, share), models in sizes.items():
+            for size, models in sizes.items():
                 det_wh = detector_size(*up_wh, size)
-                pad = int(round(share * size))  # px mirrored past the picture's edges
+                # per model, the px its input is mirrored past the picture's edges
+                pads = [self._mirror_pad(d, size) for _, d in models]
                 # what each frame needs examined: None the whole of it, else changed parts
                 key = (cw, ch, k, size, tuple(n for n, _ in models))
                 todo: dict[int, np.ndarray | None] = {i: None for i in members}
@@ -244,7 +239,7 @@ class DetectStage:
                         again = bool(whole[i]) or (fresh is not None and bool(fresh[i]))
                         todo[i] = self._still.plan(key, *lumas[i], whole=again)
                 full = [i for i in members if todo[i] is None]
-                whole_found = self._whole_frames(frames, full, pad, det_wh, k, models, scaled)
+                whole_found = self._whole_frames(frames, full, det_wh, k, models, pads)
                 plan = self._tiles(cw, ch, size)
                 for i in members:
                     if todo[i] is None:
@@ -253,50 +248,56 @@ class DetectStage:
                                             merged.scores, merged.class_ids)
                     else:
                         merged = self._changed_parts(frames[i], todo[i], det_wh, up_wh, k,
-                                                     models, pad)
+                                                     models, pads)
                     if whole is not None:
                         merged = self._still.settle(key, todo[i], merged)
                     parts[i].append(merged)
                     if plan is not None:
                         # every tile of a new picture (the first one, a cut), then one per
                         # examined frame, in turn: what the downscaled frame is too coarse for
-                        # is found within a few runs. Chosen once per frame and size: models
-                        # of that size in other groups (mirrored or not) see the same tiles.
-                        if (i, size) not in tiles_of:
-                            new = size not in self._next_tile or (fresh is not None and fresh[i])
-                            n = self._next_tile.get(size, 0)
-                            self._next_tile[size] = n + 1
-                            tiles_of[i, size] = (plan if self.every_tile or new
-                                                 else plan[n % len(plan)][None])
-                        parts[i] += self._in_regions(frames[i], tiles_of[i, size], size, k,
-                                                     models, list(wanted))
+                        # is found within a few runs
+                        new = size not in self._next_tile or (fresh is not None and fresh[i])
+                        n = self._next_tile.get(size, 0)
+                        self._next_tile[size] = n + 1
+                        regions = plan if self.every_tile or new else plan[n % len(plan)][None]
+                        parts[i] += self._in_regions(frames[i], regions, size, k, models,
+                                                     list(wanted))
             for i in members:
                 found = Detections.merge(parts[i])
                 found = found[found.scores >= min_score[found.class_ids]]
                 out[i] = self._finish(found, frames[i], int(indices[i]), k, rules)
         return out  # type: ignore[return-value]
 
-    def _whole_frames(self, frames: Sequence[av.VideoFrame], which: list[int], pad: int,
+    def _whole_frames(self, frames: Sequence[av.VideoFrame], which: list[int],
                       det_wh: tuple[int, int], k: int, models,
-                      scaled: dict) -> dict[int, Detections]:
-        """Run ``models`` on the whole of ``frames[i]`` for ``i`` in ``which``, each scaled to
-        ``det_wh`` (upright, ``k`` quarter turns; kept in ``scaled`` for other models of that
-        size) and mirrored ``pad`` px past its edges; per frame, the boxes of all the models
-        (unfiltered) in ``det_wh`` pixels."""
+                      pads: list[int]) -> dict[int, Detections]:
+        """Run ``models`` on the whole of ``frames[i]`` for ``i`` in ``which``, each scaled once
+        to ``det_wh`` (upright, ``k`` quarter turns) and mirrored ``pads[m]`` px past its edges
+        for model ``m``; per frame, the boxes of all the models (unfiltered) in ``det_wh``
+        pixels."""
         if not which:
             return {}
-        for i in which:
-            if (i, det_wh) not in scaled:
-                scaled[i, det_wh] = detector_input(frames[i], det_wh, k)
-        made = [mirror_edges(scaled[i, det_wh], pad) for i in which]
-        images, offset = np.stack([m[0] for m in made]), made[0][1]
+        scaled = [detector_input(frames[i], det_wh, k) for i in which]
+        inputs: dict[int, tuple[np.ndarray, tuple[int, int]]] = {}  # pad -> images, offset
         per_model = []
-        for name, d in models:
+        for (name, d), pad in zip(models, pads):
+            if pad not in inputs:
+                made = [mirror_edges(img, pad) for img in scaled]
+                inputs[pad] = np.stack([m[0] for m in made]), made[0][1]
+            images, offset = inputs[pad]
             dets = self._run(name, d, images)
             if any(offset):
                 dets = [_unmirrored(f, offset, det_wh) for f in dets]
             per_model.append(dets)
         return {i: Detections.merge([m[j] for m in per_model]) for j, i in enumerate(which)}
+
+    def _mirror_pad(self, detector, size: int) -> int:
+        """Pixels of an input of long side ``size`` that ``detector`` sees mirrored past the
+        picture's edges: ``config.edge_mirror`` of its classes, none for a model that reads a
+        mirror's symmetric patterns as objects (``edge_mirror = False``)."""
+        if not getattr(detector, "edge_mirror", True):
+            return 0
+        return int(round(self.config.mirror_for(detector.classes) * size))
 
     def detect_around(
         self,
@@ -386,11 +387,11 @@ class DetectStage:
         return found
 
     def _changed_parts(self, frame: av.VideoFrame, regions: np.ndarray, det_wh, up_wh, k: int,
-                       models, pad: int = 0) -> Detections:
+                       models, pads: list[int]) -> Detections:
         """Run ``models`` on ``regions`` (coded pixels) of ``frame``, each cut at the scale of
-        the whole frame's detector input ``det_wh`` (upright ``up_wh`` picture) and mirrored by
-        ``pad`` px past the sides that are the picture's edges, as the whole frame would be;
-        boxes in coded pixels, all the models' classes (unfiltered)."""
+        the whole frame's detector input ``det_wh`` (upright ``up_wh`` picture) and, for model
+        ``m``, mirrored by ``pads[m]`` px past the sides that are the picture's edges, as the
+        whole frame would be; boxes in coded pixels, all the models' classes (unfiltered)."""
         scale = det_wh[0] / up_wh[0]
         parts = []
         for region in np.asarray(regions, np.float64):
@@ -398,15 +399,16 @@ class DetectStage:
             uw, uh = (rh, rw) if k % 2 else (rw, rh)
             size = (max(1, int(np.ceil(uw * scale))), max(1, int(np.ceil(uh * scale))))
             batch = crop_batch(frame, region[None], size, k)
-            images, mirrored = batch.images, False
-            if pad:
-                up = to_upright(region[None], (frame.width, frame.height), k)[0]
-                sides = (up[0] <= 0, up[1] <= 0, up[2] >= up_wh[0], up[3] >= up_wh[1])
-                image, offset = mirror_edges(images[0], pad, sides)
-                images, mirrored = image[None], image.shape != images.shape[1:]
-            for model_name, d in models:
+            up = to_upright(region[None], (frame.width, frame.height), k)[0]
+            sides = (up[0] <= 0, up[1] <= 0, up[2] >= up_wh[0], up[3] >= up_wh[1])
+            inputs: dict[int, tuple[np.ndarray, tuple[int, int]]] = {}  # pad -> image, offset
+            for (model_name, d), pad in zip(models, pads):
+                if pad not in inputs:
+                    image, offset = mirror_edges(batch.images[0], pad, sides)
+                    inputs[pad] = image[None], offset
+                images, offset = inputs[pad]
                 found = self._run(model_name, d, images)[0]
-                if mirrored:
+                if images.shape != batch.images.shape:
                     found = _unmirrored(found, offset, size)
                 if len(found):
                     parts.append(Detections(batch.to_coded(0, found.xyxy), found.scores,
