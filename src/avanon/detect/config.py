@@ -248,14 +248,7 @@ class DetectConfig:
             if name not in CLASS_NAMES:
                 raise ConfigError(f"edge_mirror: unknown class {name!r}, expected some of "
                                   f"{', '.join(CLASS_NAMES)}")
-            try:
-                v = float(value)
-            except (TypeError, ValueError):
-                v = -1.0
-            if isinstance(value, bool) or not 0.0 <= v <= 0.25:
-                raise ConfigError(f"edge_mirror[{name!r}]: expected a share of the detector "
-                                  f"input between 0 and 0.25, got {value!r}")
-            shares[name] = v
+            shares[name] = _mirror_share(value, f"edge_mirror[{name!r}]")
         object.__setattr__(self, "edge_mirror", MappingProxyType(shares))
 
         if self.plate_rules is not None and not isinstance(self.plate_rules, PlateRules):
@@ -306,6 +299,18 @@ def _threshold(value, name: str) -> float:
     return t
 
 
+def _mirror_share(value, name: str) -> float:
+    """``value`` as an ``edge_mirror`` share, 0 to 0.25 of the detector input."""
+    try:
+        v = -1.0 if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        v = -1.0
+    if not 0.0 <= v <= 0.25:
+        raise ConfigError(f"{name}: expected a share of the detector input between 0 and 0.25, "
+                          f"got {value!r}")
+    return v
+
+
 def parse_classes(text: str) -> tuple[str, ...]:
     """Parse ``"face,plate"`` into ``("face", "plate")`` (checked by :class:`DetectConfig`)."""
     return tuple(p.strip() for p in text.split(",") if p.strip())
@@ -340,17 +345,7 @@ def parse_edge_mirror(text: str) -> dict[str, float]:
         >>> parse_edge_mirror("0")
         {'face': 0.0, 'plate': 0.0}
     """
-    def share(value: str, name: str) -> float:
-        try:
-            v = float(value)
-        except ValueError:
-            v = -1.0
-        if not 0.0 <= v <= 0.25:
-            raise ConfigError(f"{name}: expected a share of the detector input between 0 and "
-                              f"0.25, got {value!r}")
-        return v
-
-    return _per_class(text, "edge-mirror", "0", "plate=0.1,face=0", share)
+    return _per_class(text, "edge-mirror", "0", "plate=0.1,face=0", _mirror_share)
 
 
 def _per_class(text: str, option: str, one: str, named: str, convert) -> dict:
