@@ -18,7 +18,7 @@ def test_defaults():
     assert cfg.threads == 0 and cfg.model_dir is None and cfg.providers is None
     assert cfg.plate_model == "both"
     assert cfg.precision == "int8"
-    assert cfg.model_names() == ("centerface_int8", "ppocr_det", "clpr_det")
+    assert cfg.model_names() == ("centerface_int8", "ppocr_det_folded", "clpr_det")
     assert cfg.plate_rules == PlateRules()
 
 
@@ -46,7 +46,7 @@ def test_normalises_inputs():
                        plate_model="both")
     assert cfg.classes == ("plate",)
     assert cfg.providers == ("cpu",)
-    assert cfg.model_names() == ("ppocr_det", "clpr_det")
+    assert cfg.model_names() == ("ppocr_det_folded", "clpr_det")
     assert DetectConfig(classes="face").classes == ("face",)
 
 

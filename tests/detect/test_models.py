@@ -224,9 +224,11 @@ def test_default_model_dir(monkeypatch, tmp_path):
 
 
 def test_registry_pins():
-    assert set(M.MODELS) == {"centerface", "ppocr_det", "clpr_det", "centerface_int8"}
+    assert set(M.MODELS) == {"centerface", "ppocr_det", "clpr_det", "centerface_int8",
+                             "ppocr_det_folded"}
     for spec in M.MODELS.values():
-        if spec.derived:  # made here, see test_quantize.py
+        if spec.derived:  # made here, see test_quantize.py and test_fold.py
+            assert spec.made_by in ("quantize", "fold")
             assert spec.base in M.MODELS and not M.MODELS[spec.base].derived
             continue
         assert len(spec.wheel_sha256) == len(spec.member_sha256) == len(spec.sha256) == 64

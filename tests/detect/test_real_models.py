@@ -59,6 +59,35 @@ def test_fetched_files_match_their_pins(model_paths):
     assert MODELS["centerface"].sha256 != MODELS["centerface"].member_sha256
 
 
+def test_folded_pp_ocr_gives_the_same_text_map(model_paths):
+    """The folded graph (avanon.detect.fold) is PP-OCRv4 itself in fewer layers."""
+    import onnx
+    import onnxruntime as ort
+
+    folded = ensure_models(["ppocr_det_folded"])["ppocr_det_folded"]
+    assert folded != model_paths["ppocr_det"]
+    count = {p: len(onnx.load(str(p)).graph.node) for p in (model_paths["ppocr_det"], folded)}
+    assert count[folded] < count[model_paths["ppocr_det"]] * 0.6
+    # dark digits "123457" (a 5x7 pixel font, 3x) on a light picture, normalised as
+    # PpocrDetector does
+    font = {"1": "00100011000010000100001000010001110", "2": "01110100010000100010001000100011111",
+            "3": "11110000010000101110000010000111110", "4": "00010001100101010010111110001000010",
+            "5": "11111100001111000001000011000101110", "7": "11111000010001000100010000100001000"}
+    img = np.full((96, 160, 3), 235, np.uint8)
+    for k, ch in enumerate("123457"):
+        glyph = np.kron(np.array([c == "1" for c in font[ch]]).reshape(7, 5), np.ones((3, 3), bool))
+        img[36:57, 16 + 18 * k:31 + 18 * k][glyph] = 25
+    x = ((img[None].transpose(0, 3, 1, 2)[:, ::-1] / 255.0 - 0.5) / 0.5).astype(np.float32)
+    noise = np.random.default_rng(0).normal(0, 0.5, x.shape).astype(np.float32)
+    maps = []
+    for blob in (x, noise):
+        a, b = (ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(
+            None, {"x": blob})[0] for p in (model_paths["ppocr_det"], folded))
+        np.testing.assert_allclose(b, a, atol=1e-4)  # float rounding: 1.5e-5 at most here
+        maps.append(a)
+    assert maps[0].max() > 0.5  # the strokes read as text: a real response is compared
+
+
 @pytest.mark.media
 def test_real_faces_found_in_a_group_photo(media, stage):
     folder = media / "images" / "faces_dlib"

@@ -120,6 +120,7 @@ def fake_weights(tmp_path, monkeypatch):
     (tmp_path / "db.onnx").write_bytes(ppocr_like())
     paths = {"centerface": tmp_path / "cf.onnx", "ppocr_det": tmp_path / "db.onnx"}
     paths["centerface_int8"] = paths["centerface"]  # the default precision asks for int8
+    paths["ppocr_det_folded"] = paths["ppocr_det"]  # and PP-OCR's folded graph
 
     def fake_ensure(names, model_dir=None, **kw):
         return {n: paths[n] for n in names}

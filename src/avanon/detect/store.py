@@ -11,9 +11,11 @@ file, checks its sha256, applies the CenterFace graph fix, and stores it in the 
 
 The int8 models (``--precision int8``) are not downloaded: they are made here, once, from the
 verified fp32 file and the activation ranges that ship with avanon
-(:mod:`avanon.detect.quantize`); the manifest records the sha256 of what was made and of what it
-was made from, and a file that no longer matches, or was made from other inputs, is made again.
-Making one needs no network, so an offline folder with the fp32 files is enough.
+(:mod:`avanon.detect.quantize`); so is the folded PP-OCR graph (:mod:`avanon.detect.fold`). The
+manifest records the sha256 of what was made and of what it was made from, and a file that no
+longer matches, or was made from other inputs, is made again. Making one needs no network, so an
+offline folder with the fp32 files is enough; where a folded graph cannot be made (a read-only
+folder), the pinned file it would be made from runs instead.
 
 Machines without network use a folder fetched elsewhere (``avanon models fetch --model-dir DIR``,
 then copy ``DIR``). Every load re-checks each file's sha256 against the pins below; a
@@ -199,7 +201,12 @@ class ModelStore:
         return _sha256_file(p) == spec.sha256
 
     def _inputs(self, spec: ModelSpec) -> dict:
-        """What a derived model is made from: the base's pinned sha256 and the ranges' sha256."""
+        """What a derived model is made from: the base's pinned sha256, and the ranges' sha256
+        (quantized) or the rewrite's version (folded)."""
+        if spec.made_by == "fold":
+            from .fold import RECIPE
+
+            return {spec.base: self.spec(spec.base).sha256, "recipe": RECIPE}
         ranges = self.ranges(spec.name)
         return {
             spec.base: self.spec(spec.base).sha256,
@@ -240,10 +247,19 @@ class ModelStore:
                     + _how_to(self.folder)
                 )
             self._fetch(missing, log)
+        paths = {s.name: self.folder / s.filename for s in specs}
         for spec in made:
-            if not self._verified(spec):
+            if self._verified(spec):
+                continue
+            try:
                 self._make(spec, log)
-        return {s.name: self.folder / s.filename for s in specs}
+            except ModelError as exc:
+                if spec.made_by != "fold":
+                    raise
+                # the same function, only slower: a read-only folder still runs
+                logger.warning("%s; using %s as it is", exc, self.spec(spec.base).filename)
+                paths[spec.name] = self.folder / self.spec(spec.base).filename
+        return paths
 
     def fetch(
         self, names: Iterable[str] | None = None, *, log: Callable[[str], None] | None = None
@@ -323,21 +339,27 @@ class ModelStore:
 
     def _make(self, spec: ModelSpec, log: Callable[[str], None] | None) -> None:
         """Make the derived ``spec`` from its (verified) base, under the folder lock."""
-        from .quantize import quantize
-
         self._create_folder()
+        # checked before the lock, whose file a read-only folder may not let us create
+        if not os.access(self.folder, os.W_OK):
+            raise ModelNotFoundError(
+                f"model {spec.name} is not in {self.folder} and cannot be made there "
+                "(read-only): run `avanon models fetch` on a machine where it can"
+                + (", or use --precision fp32" if spec.made_by == "quantize" else "")
+            )
         with _locked(self.folder):
             if self._verified(spec):
                 return
-            if not os.access(self.folder, os.W_OK):
-                raise ModelNotFoundError(
-                    f"model {spec.name} is not in {self.folder} and cannot be made there "
-                    "(read-only): run `avanon models fetch` on a machine where it can, or use "
-                    "--precision fp32"
-                )
-            sha = quantize(self.folder / self.spec(spec.base).filename,
-                           self.folder / spec.filename, self.ranges(spec.name),
-                           log=log if log is not None else logger.warning)
+            src, dst = self.folder / self.spec(spec.base).filename, self.folder / spec.filename
+            say = log if log is not None else logger.warning
+            if spec.made_by == "fold":
+                from .fold import fold
+
+                sha = fold(src, dst, log=say)
+            else:
+                from .quantize import quantize
+
+                sha = quantize(src, dst, self.ranges(spec.name), log=say)
             self._record(spec, sha=sha, made_from=self._inputs(spec))
 
     def _download(self, specs: Sequence[ModelSpec], tmp: Path) -> None:
@@ -407,11 +429,15 @@ class ModelStore:
         if spec.derived:
             import onnxruntime
 
+            tool = onnxruntime
+            if spec.made_by == "fold":
+                import onnx as tool
             models[spec.name] = {
                 "file": spec.filename,
                 "sha256": sha,
                 "made_from": made_from,
-                "made_with": f"onnxruntime=={onnxruntime.__version__}",
+                "made_with": f"{tool.__name__}=={tool.__version__}",
+                "made_by": spec.made_by,
                 "precision": spec.precision,
                 "licence": spec.licence,
             }
