@@ -31,20 +31,23 @@ def paddle_like() -> "onnx.ModelProto":
     """The layer patterns of PP-LCNetV3 as Paddle exports them, plus what must stay:
 
     conv3x3 -> Mul(per-channel) -> Add(scalar) -> hard-swish written out -> Mul -> Add
-    -> conv1x1 -> Relu -> Mul -> Add -> padded depthwise conv3x3 (this affine must stay)
-    -> a conv read twice (not folded) -> Add of the two readers.
+    -> conv1x1 -> Relu -> Mul -> Add -> padded depthwise conv3x3 (this affine cannot go
+    into the conv) -> a conv read twice (not folded) -> Add of the two readers
+    -> ConvTranspose 2x2 / 2 -> Add(per-channel bias) -> BatchNormalization.
     """
     rng = np.random.default_rng(1)
     w = lambda *shape: _const(f"w{'x'.join(map(str, shape))}", rng.normal(0, 0.5, shape))  # noqa: E731
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 3, "H", "W"])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 4, "H", "W"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["B", 3, "H2", "W2"])
     inits = [
         w(4, 3, 3, 3), _const("b4", rng.normal(0, 0.1, 4)),
         _const("scale_c", rng.uniform(0.5, 1.5, (1, 4, 1, 1))), _const("shift", [0.3]),
         _const("three", 3.0), _const("zero", 0.0), _const("six", 6.0),
         _const("s1", [1.7]), _const("t1", [-0.4]),
         w(5, 4, 1, 1), _const("s2", [0.8]), _const("t2", [0.25]),
-        w(5, 1, 3, 3), w(4, 5, 1, 1),
+        w(5, 1, 3, 3), w(4, 5, 1, 1), w(4, 3, 2, 2),
+        _const("gamma", rng.uniform(0.5, 2, 3)), _const("beta", rng.normal(0, 1, 3)),
+        _const("ct_bias", rng.normal(0, 1, (1, 3, 1, 1))), _const("mean", rng.normal(0, 1, 3)), _const("var", rng.uniform(0.2, 3, 3)),
     ]
     nodes = [
         helper.make_node("Conv", ["x", "w4x3x3x3", "b4"], ["c1"], pads=[1, 1, 1, 1]),
@@ -63,7 +66,11 @@ def paddle_like() -> "onnx.ModelProto":
         helper.make_node("Conv", ["m2", "w5x1x3x3"], ["c3"], pads=[1, 1, 1, 1], group=5),
         helper.make_node("Conv", ["c3", "w4x5x1x1"], ["c4"]),
         helper.make_node("Relu", ["c4"], ["r"]),
-        helper.make_node("Add", ["c4", "r"], ["y"]),
+        helper.make_node("Add", ["c4", "r"], ["sum"]),
+        helper.make_node("ConvTranspose", ["sum", "w4x3x2x2"], ["up"], strides=[2, 2]),
+        helper.make_node("Add", ["up", "ct_bias"], ["upb"]),
+        helper.make_node("BatchNormalization", ["upb", "gamma", "beta", "mean", "var"], ["y"],
+                         epsilon=1e-3),
     ]
     graph = helper.make_graph(nodes, "paddle_like", [x], [y], initializer=inits)
     model = helper.make_model(graph, opset_imports=OPSET)
@@ -78,24 +85,26 @@ def test_fold_keeps_the_function_in_fewer_layers():
     want = run(model, x)
     done = F.fold_graph(model)
     onnx.checker.check_model(model)
-    # Mul and Add after conv 1 (into it); the hard-swish; the Mul and Add before the 1x1
-    # conv 2 (into it); not the pair before the padded depthwise conv
-    assert done == {"conv_affine": 2, "hard_swish": 1, "affine_conv": 2}
+    # Mul and Add after conv 1 and the bias after the transposed conv (into them); the
+    # hard-swish; the Mul and Add before the 1x1 conv 2 (into it); the pair before the padded
+    # depthwise conv as a 1x1 conv of its own; the batch norm into the transposed conv
+    assert done == {"conv_affine": 3, "hard_swish": 1, "affine_conv": 2, "affine_as_conv": 1,
+                    "transpose_norm": 1}
     ops = [n.op_type for n in model.graph.node]
-    assert ops.count("Conv") == 4 and "Clip" not in ops and "Div" not in ops
-    assert ops.count("HardSigmoid") == 1
-    np.testing.assert_allclose(run(model, x), want, rtol=1e-5, atol=1e-5)
+    assert ops.count("Conv") == 5 and ops.count("Mul") == 1 and ops.count("Add") == 1
+    assert ops.count("HardSigmoid") == 1 and "BatchNormalization" not in ops
+    np.testing.assert_allclose(run(model, x), want, rtol=1e-4, atol=1e-4)  # float rounding
 
 
-def test_padded_convolution_keeps_its_affine():
-    """Folding a shift into a padded conv would change the border: the pair must stay."""
+def test_padded_convolution_keeps_its_affine_apart():
+    """Folding a shift into a padded conv would change the border: the affine stays a layer
+    of its own (a per-channel 1x1 conv), and the padded conv keeps its weights."""
     model = paddle_like()
     F.fold_graph(model)
-    before_dw = [n for n in model.graph.node if n.output and any(
-        m.op_type == "Conv" and m.input[0] == n.output[0] and any(
-            a.name == "group" and a.i == 5 for a in m.attribute) for m in model.graph.node)]
-    assert [n.op_type for n in before_dw] == ["Add"]
-    assert [n.op_type for n in model.graph.node].count("Mul") == 2  # the scale, hard-swish's
+    (dw,) = [n for n in model.graph.node if n.op_type == "Conv" and n.input[1] == "w5x1x3x3"]
+    (before,) = [n for n in model.graph.node if dw.input[0] in n.output]
+    attrs = {a.name: helper.get_attribute_value(a) for a in before.attribute}
+    assert before.op_type == "Conv" and attrs == {"group": 5, "kernel_shape": [1, 1]}
 
 
 def test_a_graph_without_the_patterns_is_unchanged_in_function():
