@@ -20,7 +20,7 @@ layers, what onnxruntime could run inside its convolutions:
 Every rewrite is exact algebra; only float rounding differs (PP-OCRv4's text probability: at
 most 2e-7 apart on Tears of Steel frames at 960x544, 1.5e-5 on the steepest edge of the test's
 digits). On a 2-core x86 machine PP-OCRv4 then needs about 63 % of the CPU time (85 instead of
-136 ms at 960x544), because onnxruntime no longer runs some 190 elementwise passes over whole
+136 ms at 960x544), because onnxruntime no longer runs 194 elementwise passes over whole
 feature maps, nor converts the layout of the data out of its blocked format and back around
 each of them.
 
