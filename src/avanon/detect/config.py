@@ -266,14 +266,12 @@ class DetectConfig:
     def size_for(self, classes) -> int:
         """Detector input size (long side) for a model finding ``classes`` (the largest of
         theirs)."""
-        names = (classes,) if isinstance(classes, str) else tuple(classes)
-        return max((self.det_sizes.get(c, self.det_size) for c in names), default=self.det_size)
+        return _largest(self.det_sizes, classes, self.det_size)
 
     def mirror_for(self, classes) -> float:
         """Share of the detector input's long side mirrored past each picture edge for a model
         finding ``classes`` (the largest of theirs; see ``edge_mirror``)."""
-        names = (classes,) if isinstance(classes, str) else tuple(classes)
-        return max((self.edge_mirror.get(c, 0.0) for c in names), default=0.0)
+        return _largest(self.edge_mirror, classes, 0.0)
 
     def model_names(self) -> tuple[str, ...]:
         """Registry names of the models these settings need."""
@@ -297,6 +295,13 @@ def _threshold(value, name: str) -> float:
     if not 0.0 < t <= 1.0:
         raise ConfigError(f"{name}: expected a number in (0, 1], got {value!r}")
     return t
+
+
+def _largest(per_class: Mapping, classes, default):
+    """The largest of ``per_class`` over ``classes`` (a name or several), ``default`` for a
+    class it lacks or when there are none."""
+    names = (classes,) if isinstance(classes, str) else tuple(classes)
+    return max((per_class.get(c, default) for c in names), default=default)
 
 
 def _mirror_share(value, name: str) -> float:

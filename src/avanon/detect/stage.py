@@ -277,19 +277,31 @@ class DetectStage:
         pixels."""
         if not which:
             return {}
-        scaled = [detector_input(frames[i], det_wh, k) for i in which]
+        scaled = np.stack([detector_input(frames[i], det_wh, k) for i in which])
+        per_model = self._run_mirrored(models, pads, scaled, (True, True, True, True), det_wh)
+        return {i: Detections.merge([m[j] for m in per_model]) for j, i in enumerate(which)}
+
+    def _run_mirrored(self, models, pads: list[int], images: np.ndarray,
+                      sides: tuple[bool, bool, bool, bool],
+                      wh: tuple[int, int]) -> list[list[Detections]]:
+        """Per model ``m``, its detections on ``images`` (B, H, W, 3) mirrored ``pads[m]`` px
+        past ``sides`` (left, top, right, bottom), back in the pixels of the ``wh`` images;
+        models with the same pad share one mirrored copy."""
         inputs: dict[int, tuple[np.ndarray, tuple[int, int]]] = {}  # pad -> images, offset
         per_model = []
         for (name, d), pad in zip(models, pads):
             if pad not in inputs:
-                made = [mirror_edges(img, pad) for img in scaled]
-                inputs[pad] = np.stack([m[0] for m in made]), made[0][1]
-            images, offset = inputs[pad]
-            dets = self._run(name, d, images)
-            if any(offset):
-                dets = [_unmirrored(f, offset, det_wh) for f in dets]
+                if pad and any(sides):
+                    made = [mirror_edges(img, pad, sides) for img in images]
+                    inputs[pad] = np.stack([m[0] for m in made]), made[0][1]
+                else:
+                    inputs[pad] = images, (0, 0)
+            batch, offset = inputs[pad]
+            dets = self._run(name, d, batch)
+            if batch.shape != images.shape:
+                dets = [_unmirrored(f, offset, wh) for f in dets]
             per_model.append(dets)
-        return {i: Detections.merge([m[j] for m in per_model]) for j, i in enumerate(which)}
+        return per_model
 
     def _mirror_pad(self, detector, size: int) -> int:
         """Pixels of an input of long side ``size`` that ``detector`` sees mirrored past the
@@ -401,15 +413,7 @@ class DetectStage:
             batch = crop_batch(frame, region[None], size, k)
             up = to_upright(region[None], (frame.width, frame.height), k)[0]
             sides = (up[0] <= 0, up[1] <= 0, up[2] >= up_wh[0], up[3] >= up_wh[1])
-            inputs: dict[int, tuple[np.ndarray, tuple[int, int]]] = {}  # pad -> image, offset
-            for (model_name, d), pad in zip(models, pads):
-                if pad not in inputs:
-                    image, offset = mirror_edges(batch.images[0], pad, sides)
-                    inputs[pad] = image[None], offset
-                images, offset = inputs[pad]
-                found = self._run(model_name, d, images)[0]
-                if images.shape != batch.images.shape:
-                    found = _unmirrored(found, offset, size)
+            for (found,) in self._run_mirrored(models, pads, batch.images, sides, size):
                 if len(found):
                     parts.append(Detections(batch.to_coded(0, found.xyxy), found.scores,
                                             found.class_ids))
