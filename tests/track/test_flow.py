@@ -151,6 +151,35 @@ def test_block_match_matches_reference(dtype):
     assert got[5, 4] == 0 and np.isinf(got[5, 2])  # no candidate inside
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_block_match_stopping_early_changes_nothing(seed):
+    """The kernel stops adding up a candidate's rows once it cannot be the best or second
+    match: on smooth and flat pictures (ties), wide windows and far predictions it still
+    returns exactly what the exhaustive reference does."""
+    rng = np.random.default_rng(seed)
+    a = np.round(texture(seed, 120, 160, cells=(24, 8, 3))).clip(0, 255).astype(np.uint8)
+    a[:, 100:] = a[:, 100:] // 32 * 32  # flat steps: many equal costs
+    a[80:, :40] = 90  # one flat patch: every candidate ties
+    b = np.roll(a, (rng.integers(-6, 7), rng.integers(-6, 7)), axis=(0, 1))
+    b = (b.astype(np.int64) + rng.integers(-2, 3, b.shape)).clip(0, 255).astype(np.uint8)
+    n = 40
+    x0 = rng.integers(0, 130, n)
+    y0 = rng.integers(0, 95, n)
+    rects = np.stack([x0, y0, x0 + rng.integers(4, 30, n), y0 + rng.integers(4, 25, n)], 1)
+    rects[:, 2] = np.minimum(rects[:, 2], 160)
+    rects[:, 3] = np.minimum(rects[:, 3], 120)
+    rects = np.vstack([rects, [[2, 82, 30, 110]]]).astype(np.int64)
+    steps = rng.integers(1, 3, len(rects)).astype(np.int64)
+    pred = rng.integers(-4, 5, (len(rects), 2)).astype(np.int64)
+    for radius in (3, 8):
+        got = K.block_match(a, b, rects, steps, pred, radius, 0)
+        want = K.block_match_reference(a, b, rects, steps, pred, radius, 0)
+        np.testing.assert_array_equal(got, want)
+    # The flat patch: every candidate costs the same, and the first (row-major) one wins.
+    got = K.block_match(a, a, rects[-1:], steps[-1:] * 0 + 1, np.zeros((1, 2), np.int64), 2, 0)
+    assert got[0, :3].tolist() == [-2.0, -2.0, 0.0]
+
+
 def test_fit_pan_zoom_matches_reference_and_rejects_outliers():
     rng = np.random.default_rng(4)
     q = rng.uniform(-300, 300, (48, 2))

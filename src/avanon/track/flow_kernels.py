@@ -84,10 +84,12 @@ def downscale_reference(src: np.ndarray, f: int, shift: int) -> np.ndarray:
 # -- block matching -------------------------------------------------------------------------
 @njit(cache=True, nogil=True)
 def _rect_cost(src: np.ndarray, dst: np.ndarray, x0: int, y0: int, x1: int, y1: int, s: int,
-               ox: int, oy: int, off: int) -> int:
+               ox: int, oy: int, off: int, limit: int) -> int:
     """Sum of |src + off - (dst shifted by (ox, oy))| over the rectangle, sampled every ``s``
-    pixels (integer samples; exact). Every index must be inside both pictures: they are cast to
-    unsigned, which spares the negative-index check and lets the inner loop vectorise."""
+    pixels (integer samples; exact), or, once the sum of the rows so far exceeds ``limit``, that
+    partial sum (the caller only needs to know the whole one is larger). Every index must be
+    inside both pictures: they are cast to unsigned, which spares the negative-index check and
+    lets the inner loop vectorise."""
     acc = np.int64(0)
     off32 = np.int32(off)
     for y in range(y0, y1, s):
@@ -103,6 +105,8 @@ def _rect_cost(src: np.ndarray, dst: np.ndarray, x0: int, y0: int, x1: int, y1: 
                 r += abs(np.int32(src[ya, np.uint64(x)]) - np.int32(dst[yb, np.uint64(x + ox)])
                          + off32)
         acc += r
+        if acc > limit:
+            return acc
     return acc
 
 
@@ -144,36 +148,71 @@ def block_match(src: np.ndarray, dst: np.ndarray, rects: np.ndarray, steps: np.n
     n = rects.shape[0]
     h, w = dst.shape
     side = 2 * radius + 1
+    # Candidates from the window's centre outwards (ring by ring, row-major within a ring):
+    # near the prediction first, so that a low cost is known early and the far candidates can
+    # stop adding up rows once they cannot matter.
+    order = np.empty(side * side, np.int64)
+    ring = np.empty(side * side, np.int64)
+    for v in range(side):
+        for u in range(side):
+            ring[v * side + u] = max(abs(v - radius), abs(u - radius))
+    m = 0
+    for d in range(radius + 1):
+        for i in range(side * side):
+            if ring[i] == d:
+                order[m] = i
+                m += 1
+    sad = np.empty((side, side), np.int64)
     cost = np.empty((side, side), np.float64)
     out = np.zeros((n, 5), np.float64)
+    never = np.iinfo(np.int64).max
     for k in range(n):
         x0, y0, x1, y1 = rects[k, 0], rects[k, 1], rects[k, 2], rects[k, 3]
         s = steps[k]
         count = ((x1 - x0 + s - 1) // s) * ((y1 - y0 + s - 1) // s)
         px, py = pred[k, 0], pred[k, 1]
-        best = np.inf
+        # ``limit`` bounds the second cost from above: of two candidates 3+ apart, at least one
+        # is 2+ away from wherever the best one turns out to be, so the second cost is at most
+        # the larger of theirs. A candidate whose rows already add up to more than that is
+        # neither the best nor the second: its sum is left partial (``sad`` above ``limit``).
+        limit = never
+        best_sad = never
         bu, bv = -1, -1
-        for v in range(side):
+        for i in order:
+            v, u = i // side, i % side
             oy = py + v - radius
-            for u in range(side):
-                ox = px + u - radius
-                if x0 + ox < 0 or y0 + oy < 0 or x1 + ox > w or y1 + oy > h:
-                    cost[v, u] = np.inf
-                    continue
-                c = _rect_cost(src, dst, x0, y0, x1, y1, s, ox, oy, offset) / count
-                cost[v, u] = c
-                if c < best:
-                    best = c
-                    bu, bv = u, v
+            ox = px + u - radius
+            if x0 + ox < 0 or y0 + oy < 0 or x1 + ox > w or y1 + oy > h:
+                sad[v, u] = -1
+                cost[v, u] = np.inf
+                continue
+            c = _rect_cost(src, dst, x0, y0, x1, y1, s, ox, oy, offset, limit)
+            sad[v, u] = c
+            cost[v, u] = c / count
+            if c > limit:
+                continue
+            if bu >= 0 and max(abs(u - bu), abs(v - bv)) >= 3:
+                limit = min(limit, max(c, best_sad))
+            if c < best_sad or (c == best_sad and i < bv * side + bu):
+                best_sad = c
+                bu, bv = u, v
         if bu < 0:
             out[k, 2] = np.inf
             out[k, 3] = np.inf
             continue
+        best = cost[bv, bu]
         second = np.inf
         for v in range(side):
             for u in range(side):
                 if (abs(u - bu) >= 2 or abs(v - bv) >= 2) and cost[v, u] < second:
                     second = cost[v, u]
+        # The sub-pixel fit needs the four neighbours' whole costs.
+        for dv, du in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+            v, u = bv + dv, bu + du
+            if 0 <= v < side and 0 <= u < side and sad[v, u] > limit:
+                c = _rect_cost(src, dst, x0, y0, x1, y1, s, px + u - radius, py + v - radius,
+                               offset, never)
+                cost[v, u] = c / count
         fx = 0.0
         fy = 0.0
         if 0 < bu < side - 1:
