@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
-from avanon.boxes import box_iou, clip_boxes, grow_boxes, nms
+import pytest
+
+from avanon.boxes import NMS_TABLE, box_iou, clip_boxes, grow_boxes, nms, nms_per_group
 
 
 def test_box_iou():
@@ -20,6 +22,27 @@ def test_nms_keeps_best_of_each_cluster():
     # A threshold above every overlap keeps all, best first.
     assert nms(boxes, scores, 1.01).tolist() == [1, 2, 3, 0, 4]
     assert nms(np.zeros((0, 4)), np.zeros(0), 0.3).tolist() == []
+
+
+@pytest.mark.parametrize("per_group, groups", [(12, 30), (NMS_TABLE, 3)])
+def test_nms_per_group_is_nms_of_each_group(per_group, groups):
+    """The same indices, in the same order, as one nms call per group: clustered boxes with
+    tied scores, groups of unequal sizes (one empty), in the padded tables and in the
+    one-call-per-group path for large groups."""
+    rng = np.random.default_rng(per_group)
+    n = per_group * groups
+    centres = rng.uniform(0, 60, (n, 2)).round()
+    half = rng.uniform(2, 8, (n, 2)).round(1)
+    boxes = np.hstack([centres - half, centres + half]).astype(np.float32)
+    scores = rng.choice([0.3, 0.5, 0.5, 0.7, 0.9], n).astype(np.float32)
+    group = rng.integers(0, groups, n)
+    group[group == 1] = 2  # group 1 is empty
+    for iou in (0.1, 0.3, 0.6):
+        want = [np.flatnonzero(group == g)[nms(boxes[group == g], scores[group == g], iou)]
+                for g in np.unique(group)]
+        got = nms_per_group(boxes, scores, group, iou)
+        assert got.tolist() == np.concatenate(want).tolist()
+    assert nms_per_group(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int), 0.3).tolist() == []
 
 
 def test_grow_and_clip():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from avanon.detect.base import ImageDetector
-from avanon.detect.centerface import CenterFaceDetector, decode_centerface
+from avanon.detect.centerface import (CenterFaceDetector, decode_centerface,
+                                      decode_centerface_batch)
 from avanon.detect.runtime import to_blob
 
 from detect_graphs import centerface_like
@@ -40,6 +41,31 @@ def test_decode_nothing_and_candidate_cap():
     _, scores = decode_centerface(heat, np.zeros((2, 4, 4)), np.zeros((2, 4, 4)), 0.3,
                                   max_candidates=3, nms_iou=1.01)
     np.testing.assert_allclose(sorted(scores), heat.ravel()[-3:], rtol=1e-6)
+
+
+def test_batch_decode_is_decode_of_each_image():
+    """Decoding a batch at once gives each image exactly what decoding it alone gives: smooth
+    heat blobs with tied scores, an empty image, and an image over the candidate cap (which
+    sends the whole batch through the per-image path)."""
+    rng = np.random.default_rng(5)
+    b, h, w = 6, 24, 24
+    heat = np.zeros((b, h, w), np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in (0, 1, 3, 4, 5):
+        for _ in range(rng.integers(1, 4)):
+            cy, cx = rng.uniform(2, 22, 2)
+            heat[i] = np.maximum(heat[i], np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 6))
+    heat = heat.round(2)  # ties
+    scale = rng.normal(1.5, 0.3, (b, 2, h, w)).astype(np.float32)
+    offset = rng.uniform(-0.5, 0.5, (b, 2, h, w)).astype(np.float32)
+    for cap in (2000, 20):
+        got = decode_centerface_batch(heat, scale, offset, 0.2, max_candidates=cap)
+        assert len(got) == b and len(got[2][0]) == 0
+        for i, (boxes, scores) in enumerate(got):
+            want = decode_centerface(heat[i], scale[i], offset[i], 0.2, max_candidates=cap)
+            np.testing.assert_array_equal(boxes, want[0])
+            np.testing.assert_array_equal(scores, want[1])
+            assert boxes.dtype == want[0].dtype and scores.dtype == want[1].dtype
 
 
 def test_blob_is_rgb_0_255_padded_to_32():

@@ -246,6 +246,14 @@ class OnnxDetector(abc.ABC):
         """One image's outputs (batch axis removed) -> its boxes in pixels of the
         ``width`` x ``height`` image (the blob was ``blob_hw``, padded)."""
 
+    def decode_batch(self, outputs: list[np.ndarray], width: int, height: int,
+                     blob_hw: tuple[int, int]) -> list[Detections]:
+        """All the images' outputs of one call (batch axis first) -> one
+        :class:`~avanon.detections.Detections` per image, as :meth:`decode` gives each.
+        Detectors override it where decoding the batch at once is cheaper."""
+        return [self.decode([r[b] for r in outputs], width, height, blob_hw)
+                for b in range(len(outputs[0]))]
+
     def detect(self, images: np.ndarray, *, batch: int | None = None) -> list[Detections]:
         """One :class:`~avanon.detections.Detections` per image of ``images`` (B, H, W, 3),
         ``batch`` (default :attr:`batch`) images per inference call. Many small images (crops)
@@ -257,8 +265,7 @@ class OnnxDetector(abc.ABC):
         for start in range(0, len(images), step):
             blob = self.preprocess(images[start : start + step])
             results = self.session.run(self._outputs, {self._input: blob})
-            for b in range(len(blob)):
-                found = self.decode([r[b] for r in results], w, h, blob.shape[2:])
+            for found in self.decode_batch(results, w, h, blob.shape[2:]):
                 if self.score_scale != 1.0:
                     found = Detections(found.xyxy,
                                        np.minimum(found.scores / self.score_scale, 1.0),
