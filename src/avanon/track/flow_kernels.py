@@ -6,7 +6,8 @@ Three kernels, each single-threaded, deterministic and compiled once (``cache=Tr
   that global motion and large boxes are searched on).
 * :func:`block_match`: for N rectangles of ``src``, the SAD-best displacement into ``dst`` within
   a square search window around a predicted displacement, refined to sub-pixel, with the two
-  costs that say how trustworthy the match is.
+  costs that say how trustworthy the match is. Every candidate is tried, from the centre
+  outwards; one whose sum already exceeds what the best two can cost stops early.
 * :func:`fit_pan_zoom`: a robust (Tukey IRLS) fit of pan + zoom about the picture centre to a set
   of patch displacements.
 
