@@ -159,9 +159,17 @@ def long_clip(tmp_path_factory):
                      audio=(("aac", "und"),)).path
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and children inherit that (then
+    # Python never turns Ctrl-C into KeyboardInterrupt): give the run the disposition a
+    # terminal gives it, whatever the test runner was started with.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "avanon", *map(str, args)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint if os.name == "posix" else None)
 
 
 def wait_for(condition, what: str, timeout: float = 120.0) -> None:
