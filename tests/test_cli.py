@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from avanon import cli
 from avanon.cli import build_parser, config_from_args, main
 from avanon.schedule import Schedule
 
@@ -110,6 +111,49 @@ def test_config_from_args_maps_every_option(tmp_path):
 def test_main_returns_code_instead_of_raising(tmp_path, capsys):
     assert main([str(tmp_path / "nope.mp4"), str(tmp_path / "o.mp4")]) == 1
     assert capsys.readouterr().err.startswith("avanon: error: input not found")
+
+
+@pytest.fixture
+def python_sigint():
+    yield
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.mark.skipif(not hasattr(os, "kill"), reason="needs os.kill")
+def test_ctrl_c_that_a_library_reports_as_its_own_error_is_an_interrupt(
+        monkeypatch, capsys, python_sigint):
+    """NumPy turns a Ctrl-C during its import into an ImportError (found by the start-up signal
+    test): the run still ends as interrupted, in one line."""
+    def run(argv):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises here
+        except KeyboardInterrupt as exc:
+            raise ImportError("\n\nIMPORTANT: PLEASE READ THIS\nC-extensions failed") from exc
+        raise AssertionError("no interrupt arrived")
+
+    monkeypatch.setattr(cli, "_run", run)
+    assert main(["a.mp4", "b.mp4"]) == 130
+    assert capsys.readouterr().err == "avanon: interrupted; no output written\n"
+
+
+def test_an_internal_error_is_one_line(monkeypatch, capsys, python_sigint):
+    def run(argv):
+        raise RuntimeError("\nfirst line\nsecond line")
+
+    monkeypatch.setattr(cli, "_run", run)
+    assert main(["a.mp4", "b.mp4"]) == 1
+    assert capsys.readouterr().err == ("avanon: internal error: RuntimeError: first line "
+                                       "(set AVANON_DEBUG=1 for a traceback)\n")
+
+
+def test_an_ignored_ctrl_c_stays_ignored(monkeypatch, python_sigint):
+    """A background job starts with SIGINT ignored; the command must not take it back."""
+    seen = []
+    monkeypatch.setattr(cli, "_run", lambda argv: seen.append(signal.getsignal(signal.SIGINT)) or 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    assert main(["a.mp4", "b.mp4"]) == 0
+    assert seen == [signal.SIG_IGN]
 
 
 @pytest.mark.models

@@ -52,9 +52,24 @@ def _stop(signum, _frame):
     raise _Stopped(signum)
 
 
+#: Set when Ctrl-C arrived during this run: a library may turn the KeyboardInterrupt into
+#: another error (NumPy reports one during its import as a failed import of its C extensions).
+_interrupted = False
+
+
+def _interrupt(signum, frame):
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
 def _catch_stop_signals() -> None:
     """SIGTERM (``timeout``, ``docker stop``, systemd) and SIGHUP (a closed terminal) end the
-    run the way Ctrl-C does (their default would kill the process and leave the temporary file)."""
+    run the way Ctrl-C does (their default would kill the process and leave the temporary file).
+    Ctrl-C keeps Python's behaviour and is also remembered; where it is ignored (a background
+    job) it stays ignored."""
+    global _interrupted
+    _interrupted = False
     for name in ("SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is not None:
@@ -62,6 +77,11 @@ def _catch_stop_signals() -> None:
                 signal.signal(signum, _stop)
             except (ValueError, OSError):  # not the main thread, or not on this platform
                 pass
+    try:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _interrupt)
+    except (ValueError, OSError):
+        pass
 
 
 def _as_cli(message: str) -> str:
@@ -382,10 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_FAILED
     except Exception as exc:  # a bug: still one line, traceback only on request
+        if _interrupted:  # Ctrl-C, reported by a library as its own error
+            _say("avanon: interrupted; no output written")
+            return EXIT_INTERRUPTED
         if os.environ.get("AVANON_DEBUG"):
             raise
-        print(f"avanon: internal error: {type(exc).__name__}: {exc} (set AVANON_DEBUG=1 for a traceback)",
-              file=sys.stderr)
+        text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        print(f"avanon: internal error: {type(exc).__name__}: {text} (set AVANON_DEBUG=1 for a "
+              f"traceback)", file=sys.stderr)
         return EXIT_FAILED
 
 
