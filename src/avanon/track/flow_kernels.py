@@ -152,17 +152,11 @@ def block_match(src: np.ndarray, dst: np.ndarray, rects: np.ndarray, steps: np.n
     # Candidates from the window's centre outwards (ring by ring, row-major within a ring):
     # near the prediction first, so that a low cost is known early and the far candidates can
     # stop adding up rows once they cannot matter.
-    order = np.empty(side * side, np.int64)
     ring = np.empty(side * side, np.int64)
     for v in range(side):
         for u in range(side):
             ring[v * side + u] = max(abs(v - radius), abs(u - radius))
-    m = 0
-    for d in range(radius + 1):
-        for i in range(side * side):
-            if ring[i] == d:
-                order[m] = i
-                m += 1
+    order = np.argsort(ring, kind="mergesort")  # stable: row-major within a ring
     sad = np.empty((side, side), np.int64)
     cost = np.empty((side, side), np.float64)
     out = np.zeros((n, 5), np.float64)
