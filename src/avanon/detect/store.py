@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -427,11 +428,7 @@ class ModelStore:
         path = self.folder / MANIFEST
         models = self._manifest()
         if spec.derived:
-            import onnxruntime
-
-            tool = onnxruntime
-            if spec.made_by == "fold":
-                import onnx as tool
+            tool = importlib.import_module("onnx" if spec.made_by == "fold" else "onnxruntime")
             models[spec.name] = {
                 "file": spec.filename,
                 "sha256": sha,
